@@ -1,0 +1,45 @@
+// Shared by the GPU tests: one device per test file (Vitest forks a process per file), seeded random
+// inputs, relative L2 error, and the poison value outputs are filled with before a kernel runs.
+import { Gpu } from '../../src/engine/gpu/runtime';
+
+let shared: Promise<Gpu> | null = null;
+
+/** The test GPU. No adapter is a failure with the runtime's message, never a skip. */
+export function testGpu(): Promise<Gpu> {
+  return (shared ??= Gpu.create());
+}
+
+export const POISON = Number.NaN;
+
+/** Deterministic uniform(-1, 1) values (mulberry32), so a failure can be replayed from its seed. */
+export function randn(n: number, seed: number, scale = 1): Float32Array {
+  const out = new Float32Array(n);
+  let a = seed >>> 0;
+  for (let i = 0; i < n; i++) {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    out[i] = ((((t ^ (t >>> 14)) >>> 0) / 4294967296) * 2 - 1) * scale;
+  }
+  return out;
+}
+
+/** A fresh seed per run (printed on failure through the test name), unless WEBLORA_SEED fixes it. */
+export function freshSeed(): number {
+  return process.env.WEBLORA_SEED ? Number(process.env.WEBLORA_SEED) : (Math.random() * 2 ** 31) >>> 0;
+}
+
+/** ‖got − want‖₂ / ‖want‖₂ (absolute when want is all zero); NaN anywhere gives Infinity. */
+export function relL2(got: ArrayLike<number>, want: ArrayLike<number>): number {
+  if (got.length !== want.length) throw new Error(`length ${got.length} != ${want.length}`);
+  let num = 0;
+  let den = 0;
+  for (let i = 0; i < want.length; i++) {
+    const d = got[i] - want[i];
+    if (!Number.isFinite(got[i])) return Infinity;
+    num += d * d;
+    den += want[i] * want[i];
+  }
+  return Math.sqrt(num) / (den > 0 ? Math.sqrt(den) : 1);
+}
