@@ -4,6 +4,7 @@
 import { build } from 'esbuild';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
+import { existsSync, readdirSync } from 'node:fs';
 
 const rawText = {
   name: 'raw-text',
@@ -13,11 +14,12 @@ const rawText = {
   },
 };
 
-const entries = process.argv.slice(2);
+// Default entries: the CLI and every bench/*.ts that exists (each becomes dist/<name>.js).
+const defaults = ['src/engine/cli.ts', ...(existsSync('bench') ? readdirSync('bench').filter((f) => f.endsWith('.ts')).map((f) => `bench/${f}`) : [])];
+const entries = process.argv.slice(2).length ? process.argv.slice(2) : defaults.filter((f) => existsSync(f));
+if (!entries.length) process.exit(0);
 await build({
-  entryPoints: entries.length ? entries : ['src/engine/cli.ts', 'bench/bench.ts'].filter((f) => {
-    try { return !!import.meta.resolve && require('node:fs').existsSync(f); } catch { return true; }
-  }),
+  entryPoints: entries,
   outdir: 'dist',
   bundle: true,
   platform: 'node',
