@@ -1,6 +1,7 @@
 // Shared by the row-wise and element-wise kernel families (norm, rope, activation, loss, optim):
-//  - lanes(W): a WGSL preamble that fixes the vector width the kernel body works in. The .wgsl bodies are
-//    written once against `V` (f32 or vec4<f32>) so the same source serves any shape (W = 1) and the fast
+//  - withLanes(source, W): a WGSL preamble that fixes the vector width the kernel body works in. The .wgsl bodies are
+//    written once against `V` (f32 or vec4<f32>; hsum/hmax reduce a V, lane(v, k) reads lane k, unitLane(k)
+//    is the one-hot V with 1 in lane k) so the same source serves any shape (W = 1) and the fast
 //    vec4 path when the vectorised dimension is a multiple of 4 (W = 4): fewer loads, fewer instructions.
 //  - blockSum: a deterministic workgroup tree reduction (fixed order, so results do not vary run to run).
 //  - grid(groups): 2D dispatch geometry for more than 65535 workgroups (rows = B·T·heads can exceed it).
@@ -43,6 +44,7 @@ const W = 4u;
 fn hsum(v: V) -> f32 { return v.x + v.y + v.z + v.w; }
 fn hmax(v: V) -> f32 { return max(max(v.x, v.y), max(v.z, v.w)); }
 fn lane(v: V, k: u32) -> f32 { return v[k]; }
+fn unitLane(k: u32) -> V { return select(V(0.0), V(1.0), vec4<u32>(0u, 1u, 2u, 3u) == vec4<u32>(k)); }
 `;
 
 const scalarLanes = /* wgsl */ `
@@ -51,6 +53,7 @@ const W = 1u;
 fn hsum(v: V) -> f32 { return v; }
 fn hmax(v: V) -> f32 { return v; }
 fn lane(v: V, k: u32) -> f32 { return v; }
+fn unitLane(k: u32) -> V { return 1.0; }
 `;
 
 const cache = new Map<string, string>();
