@@ -1,0 +1,6 @@
+export { parseDataset, recordToExample, alpacaPrompt, ALPACA_PROMPT_WITH_INPUT, ALPACA_PROMPT_NO_INPUT } from './formats.ts';
+export type { Example, ChatMessage } from './formats.ts';
+export { tokenizeExample, IGNORE_INDEX } from './tokenize.ts';
+export type { TokenizedExample } from './tokenize.ts';
+export { makeBatch, batchOrder, epochPermutation, padIdFor } from './batch.ts';
+export type { Batch } from './batch.ts';
