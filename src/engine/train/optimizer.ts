@@ -1,0 +1,101 @@
+// AdamW over the adapter's trainable parameters, as torch.optim.AdamW (decoupled weight decay, bias
+// correction) after torch.nn.utils.clip_grad_norm_ over ALL trainable gradients (one global norm).
+// Parameters are grouped (AdapterParam.group, e.g. LoRA+'s 'A'/'B'); each group may scale the base
+// learning rate and set its own weight decay. The per-step hyper-parameters (lr, step count) live in one
+// small storage buffer per group, written with gpu.upload before the step that uses them is submitted
+// (never a content-cached uniform: they change every step).
+import type { Gpu, Step } from '../gpu/runtime';
+import type { AdapterParam } from '../adapters/types';
+import { adamw, adamwHyper, adamwHyperBytes, gradNormSquared } from '../../kernels/optim';
+
+export interface AdamWOptions {
+  beta1?: number; // 0.9
+  beta2?: number; // 0.999
+  eps?: number; // 1e-8
+  weightDecay?: number; // 0
+  /** global gradient-norm clipping threshold; 0 = no clipping */
+  maxGradNorm?: number;
+  /** per-group overrides: lr multiplier and weight decay (absent = 1× lr, the global weight decay) */
+  groups?: Record<string, { lrScale?: number; weightDecay?: number }>;
+}
+
+interface Slot {
+  param: AdapterParam;
+  n: number;
+  m: GPUBuffer; // first moment  [n]
+  v: GPUBuffer; // second moment [n]
+  group: string;
+}
+
+export class AdamW {
+  readonly beta1: number;
+  readonly beta2: number;
+  readonly eps: number;
+  readonly weightDecay: number;
+  readonly maxGradNorm: number;
+  private slots: Slot[] = [];
+  private hyper = new Map<string, GPUBuffer>(); // group → hyper buffer
+  /** Σ‖g‖² over every trainable tensor, f32[1]; valid after a recorded step (for logging the grad norm) */
+  readonly normSq: GPUBuffer;
+  /** optimizer steps taken (the bias-correction counter) */
+  t = 0;
+
+  constructor(
+    private gpu: Gpu,
+    params: AdapterParam[],
+    private opts: AdamWOptions = {},
+  ) {
+    this.beta1 = opts.beta1 ?? 0.9;
+    this.beta2 = opts.beta2 ?? 0.999;
+    this.eps = opts.eps ?? 1e-8;
+    this.weightDecay = opts.weightDecay ?? 0;
+    this.maxGradNorm = opts.maxGradNorm ?? 0;
+    for (const p of params) {
+      if (!p.grad) continue; // frozen (e.g. LoRA-FA's A, VeRA's projections)
+      const n = p.shape.reduce((a, b) => a * b, 1);
+      const zeros = new Float32Array(n);
+      const group = p.group ?? 'default';
+      this.slots.push({ param: p, n, group, m: gpu.buffer(n * 4, `adam m ${p.name}`, zeros), v: gpu.buffer(n * 4, `adam v ${p.name}`, zeros) });
+      if (!this.hyper.has(group)) this.hyper.set(group, gpu.buffer(adamwHyperBytes, `adam hyper ${group}`));
+    }
+    this.normSq = gpu.buffer(4, 'grad norm²', new Float32Array(1));
+  }
+
+  /** number of trainable scalars */
+  get size(): number {
+    return this.slots.reduce((a, s) => a + s.n, 0);
+  }
+
+  /** the learning rate group `group` runs at when the base lr is `lr` */
+  groupLr(group: string, lr: number): number {
+    return lr * (this.opts.groups?.[group]?.lrScale ?? 1);
+  }
+
+  /**
+   * Records one optimizer step at base learning rate `lr` into `step` (grad norm, clip, AdamW update of every
+   * trainable parameter). The hyper buffers are uploaded now, so `step` must be submitted after this call and
+   * before the next record().
+   */
+  async record(step: Step, lr: number, gradScale = 1): Promise<void> {
+    this.t += 1;
+    for (const [group, buf] of this.hyper) {
+      const wd = this.opts.groups?.[group]?.weightDecay ?? this.weightDecay;
+      const h = adamwHyper({
+        lr: this.groupLr(group, lr),
+        beta1: this.beta1,
+        beta2: this.beta2,
+        eps: this.eps,
+        weightDecay: wd,
+        step: this.t,
+        maxGradNorm: this.maxGradNorm,
+        gradScale,
+      });
+      this.gpu.upload(buf, h);
+    }
+    // the global norm (always computed: cheap next to the step, and the trainer may log it)
+    await gradNormSquared(this.gpu, step, this.slots.map((s) => ({ buffer: s.param.grad!, n: s.n })), this.normSq);
+    for (const s of this.slots) {
+      await adamw(this.gpu, step, { n: s.n }, s.param.buffer, s.param.grad!, s.m, s.v, this.hyper.get(s.group)!, this.normSq);
+    }
+  }
+}
