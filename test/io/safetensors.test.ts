@@ -37,6 +37,10 @@ describe('safetensors writer', () => {
     const expected = handBuilt(goldenHeader, new Uint8Array(goldenData));
     expect(Array.from(bytes)).toEqual(Array.from(expected));
     expect(goldenHeader.length % 8).toBe(0);
+    const read = parseSafetensors(expected, 'python.safetensors');
+    expect([...read.tensors.keys()]).toEqual(['ids', 'a.weight', 'b.weight', 'z.half', 'flag']);
+    expect(read.tensors.get('ids')!.shape).toEqual([2]);
+    expect(Array.from(new BigInt64Array(read.tensors.get('ids')!.data.slice().buffer))).toEqual([7n, -1n]);
   });
 
   it('matches the Rust crate test vectors (no metadata; empty file with metadata)', () => {
@@ -111,7 +115,10 @@ describe('safetensors reader (hand-built files)', () => {
     ['trailing bytes', handBuilt('{"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}}', f32(1, 2)), /bad\.st: .*trailing/],
     ['metadata value not a string', handBuilt('{"__metadata__":{"n":1}}', new Uint8Array(0)), /__metadata__\["n"\] is not a string/],
     ['metadata not an object', handBuilt('{"__metadata__":"x"}', new Uint8Array(0)), /__metadata__ is not an object/],
-    ['extra field', handBuilt('{"w":{"dtype":"U8","shape":[1],"data_offsets":[0,1],"x":1}}', new Uint8Array(1)), /tensor "w": unexpected field "x"/],
+    ['entry not an object', handBuilt('{"w":[1]}', new Uint8Array(0)), /tensor "w": entry is not an object/],
+    ['dtype missing', handBuilt('{"w":{"shape":[1],"data_offsets":[0,1]}}', new Uint8Array(1)), /tensor "w": dtype is missing/],
+    ['sub-byte dtype', handBuilt('{"w":{"dtype":"F4","shape":[2],"data_offsets":[0,1]}}', new Uint8Array(1)), /tensor "w": dtype F4 \(sub-byte\)/],
+    ['offsets not integers', handBuilt('{"w":{"dtype":"U8","shape":[1],"data_offsets":[0,"1"]}}', new Uint8Array(1)), /tensor "w": data_offsets .* not non-negative integers/],
     ['bad UTF-8', handBuilt('{}', new Uint8Array(0)).map((b, i) => (i === 9 ? 0xff : b)), /not valid UTF-8/],
   ];
   for (const [what, bytes, message] of cases) {

@@ -19,13 +19,13 @@ export async function hasFile(src: FileSource, name: string): Promise<boolean> {
  */
 export function nodeDirSource(dir: string): FileSource {
   const fs = () => import('node:fs/promises');
-  const path = () => import('node:path');
   let listing: Promise<string[]> | null = null;
-  const resolve = async (name: string) => {
-    const p = await path();
-    const full = p.resolve(dir, name);
-    if (!full.startsWith(p.resolve(dir) + p.sep)) throw new Error(`${name}: outside the folder ${dir}`);
-    return full;
+  const resolve = (name: string) => {
+    const parts = name.split(/[\\/]/);
+    if (name.startsWith('/') || /^[a-zA-Z]:/.test(name) || parts.some((s) => s === '..')) {
+      throw new Error(`${name}: outside the folder ${dir}`);
+    }
+    return `${dir}/${parts.filter((s) => s && s !== '.').join('/')}`;
   };
   return {
     list() {
@@ -55,7 +55,7 @@ export function nodeDirSource(dir: string): FileSource {
     async read(name) {
       const { readFile } = await fs();
       try {
-        const buf = await readFile(await resolve(name));
+        const buf = await readFile(resolve(name));
         return new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
       } catch (e) {
         throw new Error(`${dir}/${name}: cannot read (${(e as Error).message})`);

@@ -108,9 +108,7 @@ export function parseSafetensors(bytes: Uint8Array, fileName: string): ParsedSaf
     const bad = (what: string): never => fail(`tensor ${JSON.stringify(name)}: ${what}`);
     if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) bad('entry is not an object');
     const info = raw as Record<string, unknown>;
-    for (const key of Object.keys(info)) {
-      if (key !== 'dtype' && key !== 'shape' && key !== 'data_offsets') bad(`unexpected field ${JSON.stringify(key)}`);
-    }
+    // Unknown extra fields are ignored, as serde (the Rust reader) ignores them.
     const dtype = info.dtype;
     if (typeof dtype !== 'string') bad('dtype is missing or not a string');
     if (SUB_BYTE_DTYPES.has(dtype as string)) bad(`dtype ${dtype} (sub-byte) is not supported`);
