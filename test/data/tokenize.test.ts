@@ -60,6 +60,7 @@ describe('tokenizeExample', () => {
     expect(bosTok.decode(t.labels.slice(prompt.length))).toBe('hello</s>\n');
     const noTemplate = createTokenizer(tinyTokenizerJson(), { eos_token: '</s>' });
     expect(() => tokenizeExample(ex, noTemplate, 64)).toThrow(/no chat_template/);
+    expect(() => tokenizeExample({ ...ex, source: 'c.jsonl:7' }, noTemplate, 64)).toThrow(/^c\.jsonl:7: the tokenizer has no chat_template/);
   });
 
   it('truncates to seq', () => {

@@ -82,3 +82,18 @@ describe('TextTokenizer over a hand-built byte-level BPE', () => {
     await expect(loadTokenizer(memorySource({}))).rejects.toThrow(/tokenizer\.json not found/);
   });
 });
+
+describe('chat templates render as Python jinja2 does (transformers settings: sandbox, trim_blocks, lstrip_blocks)', async () => {
+  const { readFileSync } = await import('node:fs');
+  const fixture = JSON.parse(readFileSync(new URL('./fixtures/chat-templates-expected.json', import.meta.url), 'utf8')) as {
+    messages: { role: string; content: string }[];
+    templates: Record<string, { template: string; full: string; prompt: string }>;
+  };
+  for (const [name, t] of Object.entries(fixture.templates)) {
+    it(`${name}-style template`, () => {
+      const tok = createTokenizer(tinyTokenizerJson(), { bos_token: '<|begin_of_text|>', eos_token: '<|eot_id|>', chat_template: t.template });
+      expect(tok.applyChatTemplate(fixture.messages)).toBe(t.full);
+      expect(tok.applyChatTemplate(fixture.messages.slice(0, -1), { addGenerationPrompt: true })).toBe(t.prompt);
+    });
+  }
+});

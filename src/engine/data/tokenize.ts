@@ -38,6 +38,16 @@ export function tokenizeExample(
   seq: number,
   opts: { maskPrompt?: boolean } = {},
 ): TokenizedExample {
+  try {
+    return tokenizeUnchecked(ex, tok, seq, opts);
+  } catch (e) {
+    // Name the record ("file:line") when the failure comes from its content (e.g. a chat template raising).
+    if (ex.source && !(e as Error).message.startsWith(ex.source)) throw new Error(`${ex.source}: ${(e as Error).message}`);
+    throw e;
+  }
+}
+
+function tokenizeUnchecked(ex: Example, tok: TextTokenizer, seq: number, opts: { maskPrompt?: boolean }): TokenizedExample {
   const maskPrompt = opts.maskPrompt ?? true;
   if (!Number.isInteger(seq) || seq < 1) throw new Error(`tokenizeExample: seq must be a positive integer, got ${seq}`);
   const withEos = (ids: number[]): number[] => (!tok.addsEos && tok.eosTokenId !== null ? [...ids, tok.eosTokenId] : ids);
