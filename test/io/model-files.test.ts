@@ -93,6 +93,9 @@ describe('loadModelFiles', () => {
       expect(await src.readText('config.json')).toBe('{"a":1}');
       await expect(src.read('../etc/passwd')).rejects.toThrow(/outside the folder/);
       await expect(src.read('nope')).rejects.toThrow(/cannot read/);
+      const big = Uint8Array.from({ length: 1000 }, (_, i) => (i * 7) & 255);
+      await writeFile(join(dir, 'big.bin'), big);
+      expect(Array.from(await nodeDirSource(dir, { chunkBytes: 64 }).read('big.bin'))).toEqual(Array.from(big));
     } finally {
       await rm(dir, { recursive: true });
     }

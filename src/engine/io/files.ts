@@ -17,7 +17,10 @@ export async function hasFile(src: FileSource, name: string): Promise<boolean> {
  * A folder on disk, listed recursively. node:fs is imported lazily so this module also bundles for the browser
  * (where nodeDirSource is simply never called).
  */
-export function nodeDirSource(dir: string): FileSource {
+export function nodeDirSource(dir: string, opts: { chunkBytes?: number } = {}): FileSource {
+  // fs.readFile refuses files over 2 GiB (a 1B-parameter bf16 model.safetensors is 2.5 GB): read in chunks
+  // into one preallocated array instead.
+  const chunkBytes = opts.chunkBytes ?? 1 << 29;
   const fs = () => import('node:fs/promises');
   let listing: Promise<string[]> | null = null;
   const resolve = (name: string) => {
@@ -53,10 +56,21 @@ export function nodeDirSource(dir: string): FileSource {
       return listing;
     },
     async read(name) {
-      const { readFile } = await fs();
+      const { open } = await fs();
       try {
-        const buf = await readFile(resolve(name));
-        return new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
+        const fh = await open(resolve(name), 'r');
+        try {
+          const size = (await fh.stat()).size;
+          const out = new Uint8Array(size);
+          for (let at = 0; at < size; ) {
+            const { bytesRead } = await fh.read(out, at, Math.min(chunkBytes, size - at), at);
+            if (bytesRead === 0) throw new Error(`file shrank while reading (${at} of ${size} bytes)`);
+            at += bytesRead;
+          }
+          return out;
+        } finally {
+          await fh.close();
+        }
       } catch (e) {
         throw new Error(`${dir}/${name}: cannot read (${(e as Error).message})`);
       }
