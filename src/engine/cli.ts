@@ -226,8 +226,19 @@ async function cmdTrain(f: Flags) {
   let modules: Map<string, LoraModule>;
   let config: { r: number; alpha: number; rslora: boolean; targets: string[] };
   if (f['init-adapter']) {
-    for (const k of ['rank', 'alpha', 'targets', 'rslora']) if (f[k] !== undefined) throw new UsageError(`--${k} conflicts with --init-adapter (the adapter's config decides it)`);
     const { adapter, modules: m } = await loadAdapter(gpu, model, f['init-adapter'] as string, B * seq);
+    // the adapter's config decides r, alpha, rsLoRA and the targets; flags may repeat them, not contradict them
+    const c = adapter.config;
+    const clash = (k: string, given: unknown, has: unknown) => {
+      if (given !== undefined && given !== has) throw new UsageError(`--${k} ${given} contradicts --init-adapter's ${k} ${has}`);
+    };
+    clash('rank', f.rank, c.r);
+    clash('alpha', f.alpha, c.alpha);
+    if (f.rslora && !c.rslora) throw new UsageError('--rslora contradicts --init-adapter (use_rslora false)');
+    if (f.targets) {
+      const t = (f.targets as string).split(',').map((x) => x.trim()).filter(Boolean).sort().join(',');
+      if (t !== [...c.targetModules].sort().join(',')) throw new UsageError(`--targets ${f.targets} contradicts --init-adapter's target_modules ${c.targetModules.join(',')}`);
+    }
     modules = m;
     config = { r: adapter.config.r, alpha: adapter.config.alpha, rslora: adapter.config.rslora, targets: adapter.config.targetModules };
   } else {
