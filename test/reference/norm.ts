@@ -56,13 +56,12 @@ export function layernormBackwardRef(dy: ArrayLike<number>, x: ArrayLike<number>
   const dx = new Float64Array(rows * dim);
   for (let r = 0; r < rows; r++) {
     const s = rstd[r];
-    const xhat = (k: number) => (x[r * dim + k] - mean[r]) * s;
+    const xhat = Float64Array.from({ length: dim }, (_, k) => (x[r * dim + k] - mean[r]) * s);
+    const g = Float64Array.from({ length: dim }, (_, j) => dy[r * dim + j] * w[j]);
     for (let i = 0; i < dim; i++) {
-      let g = 0;
-      for (let j = 0; j < dim; j++) {
-        g += dy[r * dim + j] * w[j] * s * ((i === j ? 1 : 0) - 1 / dim - (xhat(j) * xhat(i)) / dim);
-      }
-      dx[r * dim + i] = g;
+      let acc = 0;
+      for (let j = 0; j < dim; j++) acc += g[j] * s * ((i === j ? 1 : 0) - 1 / dim - (xhat[j] * xhat[i]) / dim);
+      dx[r * dim + i] = acc;
     }
   }
   return dx;
