@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { adamw, adamwHyper, adamwHyperBytes, gradNormSquared } from '../../src/kernels/optim';
+import { adamw, adamwHyper, adamwHyperBytes, adamwMany, gradNormSquared } from '../../src/kernels/optim';
 import { adamwRefInit, adamwRefStep, type AdamwRefHyper } from '../reference/optim';
 import { POISON, freshSeed, randn, relL2, testGpu } from '../helpers/gpu';
 import type { Gpu } from '../../src/engine/gpu/runtime';
@@ -7,27 +7,39 @@ import type { Gpu } from '../../src/engine/gpu/runtime';
 const buffer = (gpu: Gpu, d: ArrayBufferView, label: string) => gpu.buffer(d.byteLength, label, d);
 
 describe('gradNormSquared', () => {
-  it('sums squares over tensors of both lane widths and several stage-1 workgroups, deterministically', async () => {
-    const gpu = await testGpu();
-    const seed = freshSeed();
-    // 37: scalar; 1036: vec4; 20001: scalar over 10 workgroups; 16388: vec4 over 2
-    const sizes = [37, 1036, 20001, 16388, 1];
-    const data = sizes.map((n, k) => randn(n, seed + k));
-    const tensors = data.map((d, k) => ({ buffer: buffer(gpu, d, `g${k}`), n: sizes[k] }));
-    const out = gpu.buffer(4, 'out');
-    const again = gpu.buffer(4, 'again');
-    gpu.fill(out, POISON);
-    gpu.fill(again, POISON);
-    const step = gpu.step();
-    await gradNormSquared(gpu, step, tensors, out);
-    await gradNormSquared(gpu, step, tensors, again);
-    step.submit();
-    let want = 0;
-    for (const d of data) for (const x of d) want += x * x;
-    const got = await gpu.readF32(out);
-    expect(relL2(got, [want]), `seed ${seed}`).toBeLessThan(1e-5);
-    expect((await gpu.readF32(again))[0]).toBe(got[0]);
-  });
+  // 37: scalar; 1036: vec4; 20001: scalar over 10 workgroups; 16388: vec4 over 2; then eleven more vec4
+  // tensors so the 8-per-dispatch batches run full and partial.
+  const sizes = [37, 1036, 20001, 16388, 1, ...Array.from({ length: 11 }, (_, k) => 4 * (k + 1) + 8)];
+  for (const perTensor of [false, true])
+    it(`sums squares over tensors of both lane widths, deterministically${perTensor ? ' (one dispatch per tensor)' : ' (batched)'}`, async () => {
+      const gpu = await testGpu();
+      const seed = freshSeed();
+      const limits = gpu.info.limits;
+      const saved = limits.maxStorageBuffersPerShaderStage;
+      expect(saved, 'the batched path needs 9 storage buffers').toBeGreaterThanOrEqual(9);
+      if (perTensor) limits.maxStorageBuffersPerShaderStage = 8;
+      try {
+        const data = sizes.map((n, k) => randn(n, seed + k));
+        const tensors = data.map((d, k) => ({ buffer: buffer(gpu, d, `g${k}`), n: sizes[k] }));
+        const out = gpu.buffer(4, 'out');
+        const again = gpu.buffer(4, 'again');
+        gpu.fill(out, POISON);
+        gpu.fill(again, POISON);
+        const step = gpu.step();
+        await gradNormSquared(gpu, step, tensors, out);
+        await gradNormSquared(gpu, step, tensors, again);
+        const dispatches = step.dispatches / 2;
+        step.submit();
+        expect(dispatches).toBe(perTensor ? sizes.length + 1 : 4); // vec4: 13 = 8 + 5 (2 dispatches); scalar: 3 (1); stage 2 (1)
+        let want = 0;
+        for (const d of data) for (const x of d) want += x * x;
+        const got = await gpu.readF32(out);
+        expect(relL2(got, [want]), `seed ${seed}`).toBeLessThan(1e-5);
+        expect((await gpu.readF32(again))[0]).toBe(got[0]);
+      } finally {
+        limits.maxStorageBuffersPerShaderStage = saved;
+      }
+    });
 });
 
 const base: AdamwRefHyper = { lr: 1e-2, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.1, maxGradNorm: 3 };
@@ -79,6 +91,44 @@ describe('adamw vs torch.optim.AdamW (float64)', () => {
         expect(relL2(await gpu.readF32(vs[k]), ref.v[k]), `v ${k} seed ${seed}`).toBeLessThan(1e-5);
       }
     });
+
+  it('adamwMany: two tensors per dispatch, the rest one by one, same results', async () => {
+    const gpu = await testGpu();
+    const seed = freshSeed();
+    const h = base;
+    // vec4 pairs: (44, 40) (48, 52) (8, 1036); 12 alone (7th vec4); 37 scalar alone
+    const sizes = [44, 37, 40, 48, 52, 8, 1036, 12];
+    const P0 = sizes.map((n, k) => randn(n, seed + k));
+    const tensors = sizes.map((n, k) => ({
+      n, param: buffer(gpu, P0[k], `p${k}`), grad: gpu.buffer(n * 4, `g${k}`),
+      m: buffer(gpu, new Float32Array(n), `m${k}`), v: buffer(gpu, new Float32Array(n), `v${k}`),
+    }));
+    const hyper = gpu.buffer(adamwHyperBytes, 'hyper');
+    const normSq = gpu.buffer(4, 'normSq');
+    const ref = adamwRefInit(P0);
+    let dispatches = 0;
+    for (let t = 1; t <= 3; t++) {
+      const G = sizes.map((n, k) => randn(n, seed + 100 * t + k, t === 2 ? 0.05 : 1));
+      G.forEach((g, k) => gpu.upload(tensors[k].grad, g));
+      gpu.upload(hyper, adamwHyper({ ...h, step: t }));
+      const step = gpu.step();
+      await gradNormSquared(gpu, step, tensors.map((x) => ({ buffer: x.grad, n: x.n })), normSq);
+      const before = step.dispatches;
+      await adamwMany(gpu, step, tensors, hyper, normSq);
+      dispatches = step.dispatches - before;
+      step.submit();
+      adamwRefStep(ref, G, h);
+    }
+    expect(gpu.info.limits.maxStorageBuffersPerShaderStage, 'pairs need 10 storage buffers').toBeGreaterThanOrEqual(10);
+    expect(dispatches).toBe(5);
+    for (let k = 0; k < sizes.length; k++) {
+      const p = await gpu.readF32(tensors[k].param);
+      expect(relL2(p, ref.params[k]), `param ${k} seed ${seed}`).toBeLessThan(1e-5);
+      expect(relL2(p.map((x, i) => x - P0[k][i]), ref.params[k].map((x, i) => x - P0[k][i])), `update ${k} seed ${seed}`).toBeLessThan(1e-5);
+      expect(relL2(await gpu.readF32(tensors[k].m), ref.m[k]), `m ${k} seed ${seed}`).toBeLessThan(1e-5);
+      expect(relL2(await gpu.readF32(tensors[k].v), ref.v[k]), `v ${k} seed ${seed}`).toBeLessThan(1e-5);
+    }
+  });
 
   it('hyper values', () => {
     const h = adamwHyper({ lr: 1e-3, beta1: 0.9, beta2: 0.95, eps: 1e-6, weightDecay: 0.01, step: 2, maxGradNorm: 1 });
