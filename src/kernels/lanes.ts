@@ -9,7 +9,7 @@
 
 import type { Gpu } from '../engine/gpu/runtime';
 
-/** Threads per workgroup of every kernel built on this preamble. */
+/** Threads per workgroup of every kernel built on this preamble, unless its pipeline overrides WG. */
 export const WG = 256;
 
 export type Width = 1 | 4;
@@ -18,8 +18,10 @@ export type Width = 1 | 4;
 export const widthFor = (...ns: number[]): Width => (ns.every((n) => n % 4 === 0) ? 4 : 1);
 
 const common = /* wgsl */ `
-const WG = ${WG}u;
-var<workgroup> red: array<f32, ${WG}>;
+// Threads per workgroup: a power of two. An override so row kernels can run short rows with fewer threads
+// (more rows in flight per SM); every pipeline that does not set it gets ${WG}, as the TS side assumes.
+override WG: u32 = ${WG}u;
+var<workgroup> red: array<f32, WG>;
 
 // Σ over the workgroup of x; every thread gets the result. Call from uniform control flow.
 fn blockSum(x: f32, lid: u32) -> f32 {

@@ -16,10 +16,19 @@ export interface NormBackwardShape extends NormShape {
   accumulate?: boolean;
 }
 
+/**
+ * Threads per row: about 4 V elements each, between 64 and 256. Short rows (GPT-2's 768 = 192 vec4) then
+ * use small workgroups, so more rows are in flight and fewer reduction rounds are spent per row.
+ */
+export function normThreads(dimV: number): number {
+  return dimV <= 256 ? 64 : dimV <= 512 ? 128 : 256;
+}
+
 async function run(gpu: Gpu, step: Step, entry: string, s: NormShape, eps: number, accumulate: boolean, buffers: GPUBuffer[]) {
   const width = widthFor(s.dim);
-  const pipeline = await gpu.pipeline(withLanes(source, width), entry, { ACCUMULATE: accumulate ? 1 : 0 });
-  const params = gpu.uniform([s.rows, s.dim / width, s.dim], 'mixed', [eps]);
+  const dimV = s.dim / width;
+  const pipeline = await gpu.pipeline(withLanes(source, width), entry, { ACCUMULATE: accumulate ? 1 : 0, WG: normThreads(dimV) });
+  const params = gpu.uniform([s.rows, dimV, s.dim], 'mixed', [eps]);
   step.dispatch(pipeline, [params, ...buffers], ...grid(gpu, s.rows));
 }
 
