@@ -1,0 +1,164 @@
+// Attention family: causal grouped-query attention, flash style, forward and backward.
+//   q [B, seq, H, D]; k, v [B, kvSeq, KV, D]; out [B, seq, H, D]; lse [B, H, seq]
+// Forward (attention.wgsl): one pass with online softmax over key tiles, saves lse = log Σ exp(scores).
+// Backward (flash-attention-2): rowDot D = rowsum(dout·out) (attention_rowdot.wgsl), then
+//   dq by query tiles (attention_dq.wgsl) and dk, dv by key tiles (attention_dkv.wgsl), each recomputing
+//   P = exp(scores − lse) tile by tile. dk/dv of a kv head sum over its query heads inside one workgroup:
+//   no atomics, results are deterministic.
+// Tile sizes are baked into the WGSL per head dim (specialize()) and picked to fit the device's workgroup
+// memory (32 KiB in browsers, 48 KiB on H100/Dawn, where bigger tiles are used).
+import type { Gpu, Step } from '../engine/gpu/runtime';
+import forwardSource from './attention.wgsl?raw';
+import rowDotSource from './attention_rowdot.wgsl?raw';
+import dqSource from './attention_dq.wgsl?raw';
+import dkvSource from './attention_dkv.wgsl?raw';
+
+export interface AttentionShape {
+  batch: number;
+  /** query rows per sequence */
+  seq: number;
+  heads: number;
+  kvHeads: number;
+  headDim: number;
+  /** rows of the k/v buffers per sequence (KV cache capacity); default seq */
+  kvSeq?: number;
+  /** absolute position of query row 0 (decode: tokens already in the cache); default 0 */
+  posStart?: number;
+}
+
+/** Tiles of one kernel: rows handled per workgroup, keys (or queries) per inner tile, threads. */
+export interface AttentionTiles {
+  BQ: number;
+  BK: number;
+  WG: number;
+}
+
+type Kernel = 'forward' | 'dq' | 'dkv';
+
+/** Workgroup memory (bytes) each kernel declares, mirroring the var<workgroup> arrays of its .wgsl. */
+export function attentionSharedBytes(kernel: Kernel, D: number, t: AttentionTiles): number {
+  const KS = D | 1;
+  const CG = t.WG / (kernel === 'dkv' ? t.BK / 4 : t.BQ / 4);
+  if (kernel === 'forward') return 4 * (D * t.BQ + t.BK * KS + t.BK * t.BQ + t.BQ * CG + 2 * t.BQ);
+  if (kernel === 'dq') return 4 * (2 * D * t.BQ + t.BK * KS + t.BK * t.BQ);
+  return 4 * (2 * D * t.BK + 2 * t.BQ * KS + 2 * t.BQ * t.BK + 2 * t.BQ); // dkv: BK keys resident, BQ queries per tile
+}
+
+// Preferred first. forward/dq: BQ query rows, BK keys per tile. dkv: BK keys resident, BQ queries per tile.
+const CANDIDATES: Record<Kernel, AttentionTiles[]> = {
+  forward: [
+    { BQ: 64, BK: 32, WG: 256 },
+    { BQ: 32, BK: 32, WG: 128 },
+    { BQ: 32, BK: 16, WG: 128 },
+    { BQ: 16, BK: 16, WG: 64 },
+    { BQ: 8, BK: 8, WG: 32 },
+  ],
+  dq: [
+    { BQ: 32, BK: 32, WG: 128 },
+    { BQ: 32, BK: 16, WG: 128 },
+    { BQ: 16, BK: 16, WG: 64 },
+    { BQ: 8, BK: 8, WG: 32 },
+  ],
+  dkv: [
+    { BK: 32, BQ: 32, WG: 128 },
+    { BK: 32, BQ: 16, WG: 128 },
+    { BK: 16, BQ: 16, WG: 64 },
+    { BK: 16, BQ: 8, WG: 32 },
+    { BK: 8, BQ: 8, WG: 16 },
+  ],
+};
+
+/** The first candidate tiling that the device can run for this head dim (tests may pass their own list). */
+export function attentionTiles(gpu: Gpu, kernel: Kernel, D: number, candidates = CANDIDATES[kernel]): AttentionTiles {
+  const mem = gpu.info.limits.maxComputeWorkgroupStorageSize ?? 16384;
+  const threads = gpu.info.limits.maxComputeInvocationsPerWorkgroup ?? 256;
+  for (const t of candidates) {
+    const groups = kernel === 'dkv' ? t.BK / 4 : t.BQ / 4;
+    const CG = t.WG / groups;
+    const inner = kernel === 'dkv' ? t.BQ : t.BK;
+    if (t.WG > threads || !Number.isInteger(CG) || inner % CG !== 0) continue;
+    if (attentionSharedBytes(kernel, D, t) <= mem) return t;
+  }
+  throw new Error(`attention: no tiling of head dim ${D} fits ${mem} bytes of workgroup memory`);
+}
+
+/** Rewrites the `const NAME = 123u;` lines of a kernel source. */
+function specialize(source: string, consts: Record<string, number>): string {
+  let out = source;
+  for (const [name, value] of Object.entries(consts)) {
+    const re = new RegExp(`const ${name} = \\d+u;`);
+    if (!re.test(out)) throw new Error(`attention: constant ${name} not found in kernel source`);
+    out = out.replace(re, `const ${name} = ${value}u;`);
+  }
+  return out;
+}
+
+function check(s: AttentionShape) {
+  const { batch, seq, heads, kvHeads, headDim } = s;
+  const kvSeq = s.kvSeq ?? seq;
+  const posStart = s.posStart ?? 0;
+  if (![batch, seq, heads, kvHeads, headDim].every((n) => Number.isInteger(n) && n > 0))
+    throw new Error(`attention: bad shape ${JSON.stringify(s)}`);
+  if (kvHeads > heads) throw new Error(`attention: kvHeads ${kvHeads} above heads ${heads}`);
+  if (headDim > 256) throw new Error(`attention: head dim ${headDim} above 256`);
+  if (posStart + seq > kvSeq) throw new Error(`attention: posStart ${posStart} + seq ${seq} exceeds kvSeq ${kvSeq}`);
+  return { kvSeq, posStart, scale: 1 / Math.sqrt(headDim) };
+}
+
+/** Optional tile override, for tests that exercise every tiling. */
+export interface TileOverride {
+  tiles?: Partial<Record<Kernel, AttentionTiles>>;
+}
+
+/**
+ * out = softmax(scale·q·kᵀ + causal mask)·v per head; lse [B, H, seq] = log Σ_j exp(scale·q·k_j).
+ * Query row t (absolute position posStart + t) sees keys j <= posStart + t of the kvSeq rows of k/v.
+ */
+export async function attentionForward(
+  gpu: Gpu, step: Step, s: AttentionShape & TileOverride,
+  q: GPUBuffer, k: GPUBuffer, v: GPUBuffer, out: GPUBuffer, lse: GPUBuffer,
+) {
+  const { kvSeq, posStart, scale } = check(s);
+  const D = s.headDim;
+  const t = s.tiles?.forward ?? attentionTiles(gpu, 'forward', D);
+  const pipeline = await gpu.pipeline(specialize(forwardSource, { HEAD_DIM: D, BQ: t.BQ, BK: t.BK, WG: t.WG }));
+  const params = gpu.uniform([s.seq, kvSeq, posStart, s.heads, s.kvHeads], 'mixed', [scale]);
+  step.dispatch(pipeline, [params, q, k, v, out, lse], Math.ceil(s.seq / t.BQ), s.heads, s.batch);
+}
+
+// D = rowsum(dout·out) [B, H, seq], one scratch buffer per size and device.
+const scratch = new WeakMap<Gpu, Map<number, GPUBuffer>>();
+function rowDotBuffer(gpu: Gpu, n: number): GPUBuffer {
+  let m = scratch.get(gpu);
+  if (!m) scratch.set(gpu, (m = new Map()));
+  let buf = m.get(n);
+  if (!buf) m.set(n, (buf = gpu.buffer(n * 4, `attention rowDot ${n}`)));
+  return buf;
+}
+
+/** dq, dk, dv (all overwritten) of attentionForward without kv cache (kvSeq = seq, posStart = 0). */
+export async function attentionBackward(
+  gpu: Gpu, step: Step, s: AttentionShape & TileOverride,
+  q: GPUBuffer, k: GPUBuffer, v: GPUBuffer, out: GPUBuffer, lse: GPUBuffer, dout: GPUBuffer,
+  dq: GPUBuffer, dk: GPUBuffer, dv: GPUBuffer,
+) {
+  const { kvSeq, posStart, scale } = check(s);
+  if (kvSeq !== s.seq || posStart !== 0) throw new Error('attentionBackward: kvSeq/posStart are forward-only (decode)');
+  const D = s.headDim;
+  const { batch: B, seq: T, heads: H, kvHeads: KV } = s;
+  const params = gpu.uniform([T, H, KV], 'mixed', [scale]);
+  const rows = B * H * T;
+  const rowDot = rowDotBuffer(gpu, rows);
+
+  const rd = await gpu.pipeline(specialize(rowDotSource, { HEAD_DIM: D }));
+  const groups = Math.ceil(rows / 64);
+  step.dispatch(rd, [params, out, dout, rowDot], Math.min(groups, 65535), Math.ceil(groups / 65535));
+
+  const tq = s.tiles?.dq ?? attentionTiles(gpu, 'dq', D);
+  const dqPipe = await gpu.pipeline(specialize(dqSource, { HEAD_DIM: D, BQ: tq.BQ, BK: tq.BK, WG: tq.WG }));
+  step.dispatch(dqPipe, [params, q, k, v, dout, lse, rowDot, dq], Math.ceil(T / tq.BQ), H, B);
+
+  const tk = s.tiles?.dkv ?? attentionTiles(gpu, 'dkv', D);
+  const dkvPipe = await gpu.pipeline(specialize(dkvSource, { HEAD_DIM: D, BQ: tk.BQ, BK: tk.BK, WG: tk.WG }));
+  step.dispatch(dkvPipe, [params, q, k, v, dout, lse, rowDot, dk, dv], Math.ceil(T / tk.BK), KV, B);
+}

@@ -1,0 +1,154 @@
+// Causal grouped-query attention, forward, flash style (one pass, online softmax).
+//   q [B, seq, H, D]; k, v [B, kvSeq, KV, D]; out [B, seq, H, D]; lse [B, H, seq]
+//   query row t sits at absolute position posStart + t and sees keys j <= posStart + t (j < kvSeq);
+//   head h reads kv head floor(h·KV/H); scores are scale·q·k with scale = 1/sqrt(D).
+// One workgroup = BQ query rows of one (batch, head). It walks the visible keys in tiles of BK, keeping
+// for each row a running max m, and per thread a partial sum l and the output accumulator, rescaled by
+// exp(m_old − m_new) whenever the max grows. Nothing of size [seq, seq] ever exists.
+// Thread layout: thread = (rg, cg); it owns 4 query rows 4rg..4rg+3 (one vec4 per column) and
+//   scores:  keys cg + c·CG  (c < KPT)        outputs: columns cg + i·CG  (i < NC)
+// so the same thread holds the scores and the outputs of the same rows: the softmax rescale is local.
+// The constants below are rewritten per head dim and tile choice by attention.ts (specialize()).
+
+const HEAD_DIM = 64u;
+const BQ = 32u;  // query rows per workgroup (multiple of 4)
+const BK = 32u;  // keys per tile (multiple of CG)
+const WG = 128u; // threads per workgroup
+
+const RG = BQ / 4u;                    // row groups
+const CG = WG / RG;                    // column groups
+const KPT = BK / CG;                   // keys per thread
+const NC = (HEAD_DIM + CG - 1u) / CG;  // output columns per thread
+const KS = HEAD_DIM | 1u;              // odd row stride of the K/V tile: threads reading rows cg hit distinct banks
+const MASKED = -1e30;                  // score of an invisible key (WGSL has no guaranteed infinity)
+
+struct Params { seq: u32, kvSeq: u32, posStart: u32, heads: u32, kvHeads: u32, scale: f32 }
+
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> q: array<f32>;
+@group(0) @binding(2) var<storage, read> k: array<f32>;
+@group(0) @binding(3) var<storage, read> v: array<f32>;
+@group(0) @binding(4) var<storage, read_write> out: array<f32>;
+@group(0) @binding(5) var<storage, read_write> lse: array<f32>;
+
+var<workgroup> qT: array<vec4<f32>, HEAD_DIM * RG>; // [D][BQ] scaled queries, transposed: rows 4rg..4rg+3 at [d·RG + rg]
+var<workgroup> kv: array<f32, BK * KS>;              // [BK][KS] the K tile, then the V tile
+var<workgroup> pT: array<vec4<f32>, BK * RG>;        // [BK][BQ] probabilities, transposed like qT
+var<workgroup> red: array<f32, BQ * CG>;             // [BQ][CG] per-thread partial row max / row sum
+var<workgroup> rowMax: array<vec4<f32>, RG>;         // [BQ] running max of each row
+var<workgroup> rowScale: array<vec4<f32>, RG>;       // [BQ] exp(old max − new max) of the current tile
+
+@compute @workgroup_size(WG)
+fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) tid: u32) {
+  let b = wg.z;
+  let h = wg.y;
+  let t0 = wg.x * BQ;
+  let kvh = h * p.kvHeads / p.heads;
+  let rg = tid / CG;
+  let cg = tid % CG;
+  let qStride = p.heads * HEAD_DIM;   // floats between consecutive tokens of q / out
+  let kStride = p.kvHeads * HEAD_DIM; // ... of k / v
+  let qBase = b * p.seq * qStride + h * HEAD_DIM;
+  let kBase = b * p.kvSeq * kStride + kvh * HEAD_DIM;
+
+  for (var i = tid; i < BQ * HEAD_DIM; i += WG) {
+    let r = i / HEAD_DIM;
+    let d = i % HEAD_DIM;
+    var x = 0.0;
+    if (t0 + r < p.seq) { x = q[qBase + (t0 + r) * qStride + d] * p.scale; }
+    qT[d * RG + r / 4u][r % 4u] = x;
+  }
+  if (tid < BQ) { rowMax[tid / 4u][tid % 4u] = MASKED; }
+
+  var acc: array<vec4<f32>, NC>; // acc[i][r] = unnormalised out[row 4rg+r][col cg + i·CG]
+  var lsum = vec4<f32>(0.0);     // this thread's share of the row sums
+  let lastRow = min(t0 + BQ, p.seq) - 1u;
+  let keyEnd = min(p.kvSeq, p.posStart + lastRow + 1u); // no row of the tile sees a key past this
+  let rowPos = vec4<u32>(p.posStart + t0 + rg * 4u) + vec4<u32>(0u, 1u, 2u, 3u);
+
+  for (var j0 = 0u; j0 < keyEnd; j0 += BK) {
+    // rows past keyEnd load as 0: an unwritten KV-cache row (even NaN) never reaches a result
+    for (var i = tid; i < BK * HEAD_DIM; i += WG) {
+      let kk = i / HEAD_DIM;
+      let d = i % HEAD_DIM;
+      var x = 0.0;
+      if (j0 + kk < keyEnd) { x = k[kBase + (j0 + kk) * kStride + d]; }
+      kv[kk * KS + d] = x;
+    }
+    workgroupBarrier();
+
+    // s[c][r] = scale · q[row 4rg+r] · k[key j0 + cg + c·CG]
+    var s: array<vec4<f32>, KPT>;
+    for (var c = 0u; c < KPT; c++) { s[c] = vec4<f32>(0.0); } // explicit: SwiftShader keeps the last iteration's values
+    for (var d = 0u; d < HEAD_DIM; d++) {
+      let qv = qT[d * RG + rg];
+      for (var c = 0u; c < KPT; c++) { s[c] += qv * kv[(cg + c * CG) * KS + d]; }
+    }
+    var tileMax = vec4<f32>(MASKED);
+    for (var c = 0u; c < KPT; c++) {
+      let j = j0 + cg + c * CG;
+      let visible = (vec4<u32>(j) <= rowPos) & vec4<bool>(j < p.kvSeq);
+      s[c] = select(vec4<f32>(MASKED), s[c], visible);
+      tileMax = max(tileMax, s[c]);
+    }
+    for (var r = 0u; r < 4u; r++) { red[(rg * 4u + r) * CG + cg] = tileMax[r]; }
+    workgroupBarrier();
+
+    // K is consumed: bring in V. One thread per row folds the partial maxima into the running max.
+    for (var i = tid; i < BK * HEAD_DIM; i += WG) {
+      let kk = i / HEAD_DIM;
+      let d = i % HEAD_DIM;
+      var x = 0.0;
+      if (j0 + kk < keyEnd) { x = v[kBase + (j0 + kk) * kStride + d]; }
+      kv[kk * KS + d] = x;
+    }
+    if (tid < BQ) {
+      let mOld = rowMax[tid / 4u][tid % 4u];
+      var mNew = mOld;
+      for (var c = 0u; c < CG; c++) { mNew = max(mNew, red[tid * CG + c]); }
+      rowMax[tid / 4u][tid % 4u] = mNew;
+      rowScale[tid / 4u][tid % 4u] = exp(mOld - mNew);
+    }
+    workgroupBarrier();
+
+    let mNew = rowMax[rg];
+    let alpha = rowScale[rg];
+    lsum *= alpha;
+    for (var i = 0u; i < NC; i++) { acc[i] *= alpha; }
+    for (var c = 0u; c < KPT; c++) {
+      // every row sees key 0, so mNew is a real score and masked keys give exactly 0
+      let pr = select(vec4<f32>(0.0), exp(s[c] - mNew), s[c] > vec4<f32>(0.5 * MASKED));
+      lsum += pr;
+      pT[(cg + c * CG) * RG + rg] = pr;
+    }
+    workgroupBarrier();
+
+    // acc[rows][cols] += P[rows][keys] · V[keys][cols]
+    for (var kk = 0u; kk < BK; kk++) {
+      let pr = pT[kk * RG + rg];
+      for (var i = 0u; i < NC; i++) {
+        let col = min(cg + i * CG, HEAD_DIM - 1u); // columns past D are computed, never stored
+        acc[i] += pr * kv[kk * KS + col];
+      }
+    }
+    workgroupBarrier();
+  }
+
+  for (var r = 0u; r < 4u; r++) { red[(rg * 4u + r) * CG + cg] = lsum[r]; }
+  workgroupBarrier();
+  var l = vec4<f32>(0.0);
+  for (var c = 0u; c < CG; c++) {
+    for (var r = 0u; r < 4u; r++) { l[r] += red[(rg * 4u + r) * CG + c]; }
+  }
+  let m = rowMax[rg];
+  for (var r = 0u; r < 4u; r++) {
+    let t = t0 + rg * 4u + r;
+    if (t >= p.seq) { break; }
+    let inv = 1.0 / l[r];
+    for (var i = 0u; i < NC; i++) {
+      let col = cg + i * CG;
+      if (col < HEAD_DIM) { out[qBase + t * qStride + col] = acc[i][r] * inv; }
+    }
+    if (cg == 0u) { lse[(b * p.heads + h) * p.seq + t] = m[r] + log(l[r]); }
+  }
+}
