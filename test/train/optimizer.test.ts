@@ -37,8 +37,8 @@ describe('AdamW over adapter params (global clip, per-group lr)', () => {
     it(`3 steps, maxGradNorm ${maxGradNorm}, groups A ×1 / B ×4, one frozen param untouched`, async () => {
       const gpu = await testGpu();
       const seed = freshSeed();
-      const sizes = [37, 129, 5];
-      const groups = ['A', 'B', 'B'];
+      const sizes = [37, 128, 5, 64, 12];
+      const groups = ['A', 'B', 'B', 'B', 'A'];
       const p0 = sizes.map((n, i) => randn(n, seed + i, 0.5));
       const params: AdapterParam[] = sizes.map((n, i) => ({
         name: `p${i}`, shape: [n], group: groups[i],
@@ -48,7 +48,7 @@ describe('AdamW over adapter params (global clip, per-group lr)', () => {
       const frozen: AdapterParam = { name: 'frozen', shape: [11], buffer: gpu.buffer(44, 'frozen', frozenInit), grad: null };
       const o = { beta1: 0.9, beta2: 0.99, eps: 1e-6, wd: 0.05, maxGradNorm };
       const opt = new AdamW(gpu, [...params, frozen], { beta1: o.beta1, beta2: o.beta2, eps: o.eps, weightDecay: o.wd, maxGradNorm, groups: { B: { lrScale: 4 } } });
-      expect(opt.size).toBe(37 + 129 + 5);
+      expect(opt.size).toBe(37 + 128 + 5 + 64 + 12);
       const lrs = [1e-2, 5e-3, 2e-3];
       const grads: Float32Array[][] = [];
       for (let s = 0; s < 3; s++) {

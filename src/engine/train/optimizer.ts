@@ -6,7 +6,7 @@
 // (never a content-cached uniform: they change every step).
 import type { Gpu, Step } from '../gpu/runtime';
 import type { AdapterParam } from '../adapters/types';
-import { adamw, adamwHyper, adamwHyperBytes, gradNormSquared } from '../../kernels/optim';
+import { adamwHyper, adamwHyperBytes, adamwMany, gradNormSquared } from '../../kernels/optim';
 
 export interface AdamWOptions {
   beta1?: number; // 0.9
@@ -94,8 +94,10 @@ export class AdamW {
     }
     // the global norm (always computed: cheap next to the step, and the trainer may log it)
     await gradNormSquared(this.gpu, step, this.slots.map((s) => ({ buffer: s.param.grad!, n: s.n })), this.normSq);
-    for (const s of this.slots) {
-      await adamw(this.gpu, step, { n: s.n }, s.param.buffer, s.param.grad!, s.m, s.v, this.hyper.get(s.group)!, this.normSq);
+    // one adamwMany per group (it pairs tensors into one dispatch where it can: LoRA has many small ones)
+    for (const [group, hyper] of this.hyper) {
+      const tensors = this.slots.filter((s) => s.group === group).map((s) => ({ n: s.n, param: s.param.buffer, grad: s.param.grad!, m: s.m, v: s.v }));
+      await adamwMany(this.gpu, step, tensors, hyper, this.normSq);
     }
   }
 }
