@@ -39,10 +39,11 @@ var<workgroup> rowMax: array<vec4<f32>, RG>;         // [BQ] running max of each
 var<workgroup> rowScale: array<vec4<f32>, RG>;       // [BQ] exp(old max − new max) of the current tile
 
 @compute @workgroup_size(WG)
-fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) tid: u32) {
+fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+        @builtin(local_invocation_index) tid: u32) {
   let b = wg.z;
   let h = wg.y;
-  let t0 = wg.x * BQ;
+  let t0 = (nwg.x - 1u - wg.x) * BQ; // causal: the longest (last) query tiles start first
   let kvh = h * p.kvHeads / p.heads;
   let rg = tid / CG;
   let cg = tid % CG;

@@ -47,10 +47,11 @@ fn loadTile(fromV: bool, base: u32, stride: u32, j0: u32, tid: u32) {
 }
 
 @compute @workgroup_size(WG)
-fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) tid: u32) {
+fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+        @builtin(local_invocation_index) tid: u32) {
   let b = wg.z;
   let h = wg.y;
-  let t0 = wg.x * BQ;
+  let t0 = (nwg.x - 1u - wg.x) * BQ; // causal: the longest (last) query tiles start first
   let kvh = h * p.kvHeads / p.heads;
   let rg = tid / CG;
   let cg = tid % CG;

@@ -1,0 +1,104 @@
+// Attention on the real GPU: correctness of the tilings this device picks (larger than the 32 KiB ones the
+// SwiftShader tests can run) against the f64 reference, then forward / backward time at model shapes.
+// Usage (GPU host): node scripts/build-cli.mjs bench/attention-bench.ts; node dist/attention-bench.js
+import { Gpu } from '../src/engine/gpu/runtime';
+import { attentionBackward, attentionForward, attentionTiles, type AttentionShape } from '../src/kernels/attention';
+import { attentionBackwardRef, attentionForwardRef } from '../test/reference/attention';
+
+const gpu = await Gpu.create();
+console.log(`device: ${gpu.info.description || gpu.info.vendor} ${gpu.info.architecture} cpuFallback=${gpu.info.cpuFallback}` +
+  ` workgroup memory ${gpu.info.limits.maxComputeWorkgroupStorageSize}`);
+
+function rand(n: number, seed: number, scale = 1) {
+  const out = new Float32Array(n);
+  let a = seed >>> 0;
+  for (let i = 0; i < n; i++) {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    out[i] = ((((t ^ (t >>> 14)) >>> 0) / 4294967296) * 2 - 1) * scale;
+  }
+  return out;
+}
+function relL2(got: ArrayLike<number>, want: ArrayLike<number>) {
+  let num = 0, den = 0;
+  for (let i = 0; i < want.length; i++) {
+    if (!Number.isFinite(got[i])) return Infinity;
+    num += (got[i] - want[i]) ** 2;
+    den += want[i] ** 2;
+  }
+  return Math.sqrt(num) / Math.sqrt(den);
+}
+
+function setup(s: AttentionShape) {
+  const { batch: B, seq: T, heads: H, kvHeads: KV, headDim: D } = s;
+  const h = { q: rand(B * T * H * D, 1, 2), k: rand(B * T * KV * D, 2, 2), v: rand(B * T * KV * D, 3), dout: rand(B * T * H * D, 4) };
+  const up = (a: Float32Array, l: string) => gpu.buffer(a.byteLength, l, a);
+  return {
+    h,
+    q: up(h.q, 'q'), k: up(h.k, 'k'), v: up(h.v, 'v'), dout: up(h.dout, 'dout'),
+    out: gpu.buffer(h.q.byteLength, 'out'), lse: gpu.buffer(B * H * T * 4, 'lse'),
+    dq: gpu.buffer(h.q.byteLength, 'dq'), dk: gpu.buffer(h.k.byteLength, 'dk'), dv: gpu.buffer(h.v.byteLength, 'dv'),
+  };
+}
+
+for (const D of [64, 128, 80, 10]) {
+  console.log(`tiles D${D}: forward ${JSON.stringify(attentionTiles(gpu, 'forward', D))} dq ${JSON.stringify(attentionTiles(gpu, 'dq', D))} dkv ${JSON.stringify(attentionTiles(gpu, 'dkv', D))}`);
+  const s = { batch: 2, seq: 157, heads: 4, kvHeads: 2, headDim: D };
+  const b = setup(s);
+  const st = gpu.step();
+  await attentionForward(gpu, st, s, b.q, b.k, b.v, b.out, b.lse);
+  await attentionBackward(gpu, st, s, b.q, b.k, b.v, b.out, b.lse, b.dout, b.dq, b.dk, b.dv);
+  st.submit();
+  const f = attentionForwardRef(s, b.h.q, b.h.k, b.h.v);
+  const g = attentionBackwardRef(s, b.h.q, b.h.k, b.h.v, b.h.dout);
+  const errs = [
+    relL2(await gpu.readF32(b.out), f.out), relL2(await gpu.readF32(b.lse), f.lse),
+    relL2(await gpu.readF32(b.dq), g.dq), relL2(await gpu.readF32(b.dk), g.dk), relL2(await gpu.readF32(b.dv), g.dv),
+  ];
+  console.log(`  check B2 T157 H4 KV2 D${D}: out/lse/dq/dk/dv relL2 ${errs.map((e) => e.toExponential(1)).join(' ')} ${errs.every((e) => e < 1e-5) ? 'ok' : 'FAIL'}`);
+}
+
+async function time(label: string, flops: number, record: (st: ReturnType<Gpu['step']>) => Promise<void>) {
+  const reps = 20;
+  let best = Infinity;
+  for (let trial = 0; trial < 4; trial++) {
+    const t0 = performance.now();
+    const st = gpu.step();
+    for (let r = 0; r < (trial ? reps : 2); r++) await record(st);
+    st.submit();
+    await gpu.sync();
+    if (trial) best = Math.min(best, (performance.now() - t0) / reps);
+  }
+  console.log(`  ${label}: ${best.toFixed(3)} ms, ${(flops / best / 1e9).toFixed(2)} TFLOP/s`);
+}
+
+const shapes: AttentionShape[] = [
+  { batch: 4, seq: 256, heads: 32, kvHeads: 8, headDim: 64 },
+  { batch: 4, seq: 1024, heads: 32, kvHeads: 8, headDim: 64 },
+  { batch: 4, seq: 1024, heads: 32, kvHeads: 32, headDim: 64 },
+  { batch: 1, seq: 1024, heads: 14, kvHeads: 2, headDim: 64 },
+  { batch: 2, seq: 1024, heads: 32, kvHeads: 8, headDim: 128 },
+  { batch: 4, seq: 1024, heads: 12, kvHeads: 12, headDim: 64 },
+];
+for (const s of shapes) {
+  console.log(`B${s.batch} T${s.seq} H${s.heads} KV${s.kvHeads} D${s.headDim}`);
+  const b = setup(s);
+  // causal: half of the T² score matrix; forward 2 matmuls, backward 5 (FA2 recomputes S)
+  const mm = 2 * s.batch * s.heads * s.seq * s.seq * s.headDim / 2;
+  await time('forward ', 2 * mm, (st) => attentionForward(gpu, st, s, b.q, b.k, b.v, b.out, b.lse));
+  if (s.seq === 1024 && s.headDim === 64 && s.batch === 4 && s.heads === 32)
+    for (const t of [{ BQ: 64, BK: 32, WG: 256 }, { BQ: 32, BK: 32, WG: 128 }, { BQ: 32, BK: 16, WG: 128 }, { BQ: 16, BK: 16, WG: 64 }])
+      await time(`forward ${JSON.stringify(t)}`, 2 * mm, (st) => attentionForward(gpu, st, { ...s, tiles: { forward: t } }, b.q, b.k, b.v, b.out, b.lse));
+  await time('backward', 5 * mm, (st) => attentionBackward(gpu, st, s, b.q, b.k, b.v, b.out, b.lse, b.dout, b.dq, b.dk, b.dv));
+  const cache = { ...s, seq: 1, kvSeq: s.seq, posStart: s.seq - 1 };
+  await time('decode 1 row', 4 * s.batch * s.heads * s.seq * s.headDim, (st) => attentionForward(gpu, st, cache, b.q, b.k, b.v, b.out, b.lse));
+  if (s.seq === 1024 && s.headDim === 64 && s.batch === 4 && s.kvHeads === 8)
+    for (const t of [{ BQ: 4, BK: 64, WG: 64 }, { BQ: 4, BK: 32, WG: 32 }, { BQ: 4, BK: 128, WG: 128 }, { BQ: 8, BK: 32, WG: 64 }])
+      await time(`decode ${JSON.stringify(t)}`, 4 * s.batch * s.heads * s.seq * s.headDim, (st) => attentionForward(gpu, st, { ...cache, tiles: { forward: t } }, b.q, b.k, b.v, b.out, b.lse));
+  if (s.seq === 1024 && s.headDim === 64 && s.batch === 4 && s.kvHeads === 8)
+    for (const [dq, dkv] of [[{ BQ: 32, BK: 32, WG: 128 }, { BK: 32, BQ: 32, WG: 128 }], [{ BQ: 32, BK: 16, WG: 128 }, { BK: 32, BQ: 16, WG: 128 }], [{ BQ: 64, BK: 16, WG: 256 }, { BK: 32, BQ: 16, WG: 64 }], [{ BQ: 16, BK: 16, WG: 64 }, { BK: 16, BQ: 16, WG: 64 }]])
+      await time(`backward ${JSON.stringify([dq, dkv])}`, 5 * mm, (st) => attentionBackward(gpu, st, { ...s, tiles: { dq, dkv } }, b.q, b.k, b.v, b.out, b.lse, b.dout, b.dq, b.dk, b.dv));
+}
+process.exit(0);
