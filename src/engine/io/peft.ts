@@ -63,17 +63,23 @@ export function pythonJson(obj: unknown): string {
   return JSON.stringify(sortKeysDeep(obj), null, 2).replace(/[\u007f-\uffff]/g, (c) => '\\u' + c.charCodeAt(0).toString(16).padStart(4, '0'));
 }
 
-/** The adapter_config.json object: the fields of PEFT 0.21's LoraConfig that a LoRA/rsLoRA adapter sets. */
+/** The adapter_config.json object: every field PEFT 0.21's LoraConfig saves, set as a plain LoRA/rsLoRA adapter has them. */
 export function adapterConfigObject(c: LoraAdapterConfig): Record<string, unknown> {
   return {
+    alora_invocation_tokens: null,
     alpha_pattern: {},
+    arrow_config: null,
     auto_mapping: null,
     base_model_name_or_path: c.baseModel,
     bias: 'none',
+    corda_config: null,
+    ensure_weight_tying: false,
+    eva_config: null,
     exclude_modules: null,
     fan_in_fan_out: c.fanInFanOut,
     inference_mode: true,
     init_lora_weights: true,
+    kasa_config: null,
     layer_replication: null,
     layers_pattern: null,
     layers_to_transform: null,
@@ -81,23 +87,32 @@ export function adapterConfigObject(c: LoraAdapterConfig): Record<string, unknow
     lora_alpha: c.alpha,
     lora_bias: false,
     lora_dropout: c.dropout ?? 0.0,
+    lora_ga_config: null,
     megatron_config: null,
     megatron_core: 'megatron.core',
     modules_to_save: null,
+    monteclora_config: null,
     peft_type: 'LORA',
     peft_version: PEFT_VERSION,
+    qalora_group_size: 16,
     r: c.r,
     rank_pattern: {},
     revision: null,
     target_modules: [...c.targetModules].sort(),
+    target_parameters: null,
     task_type: 'CAUSAL_LM',
+    trainable_token_indices: null,
+    use_bdlora: null,
     use_dora: false,
+    use_qalora: false,
     use_rslora: c.rslora,
+    velora_config: null,
   };
 }
 
 export function adapterConfigJson(c: LoraAdapterConfig): string {
-  return pythonJson(adapterConfigObject(c));
+  // lora_dropout is a Python float: json.dumps writes 0.0, not 0
+  return pythonJson(adapterConfigObject(c)).replace(/^(  "lora_dropout": )(-?\d+),$/m, '$1$2.0,');
 }
 
 /** Reads adapter_config.json text: LoRA only; DoRA, patterns and other PEFT types are refused by name. */
