@@ -5,6 +5,9 @@
 // One workgroup = BQ query rows of one (batch, head). It walks the visible keys in tiles of BK, keeping
 // for each row a running max m, and per thread a partial sum l and the output accumulator, rescaled by
 // exp(m_old − m_new) whenever the max grows. Nothing of size [seq, seq] ever exists.
+// Split mode (decode: few query rows, a long cache): workgroup z = b·splits + split covers only keys
+// [split·chunk, (split+1)·chunk) and writes that chunk's normalised out and lse to slot `split` of scratch
+// buffers [splits][...]; attention_combine.wgsl merges the slots. splits = 1, chunk >= kvSeq otherwise.
 // Thread layout: thread = (rg, cg); it owns 4 query rows 4rg..4rg+3 (one vec4 per column) and
 //   scores:  keys cg + c·CG  (c < KPT)        outputs: columns cg + i·CG  (i < NC)
 // so the same thread holds the scores and the outputs of the same rows: the softmax rescale is local.
@@ -22,7 +25,7 @@ const NC = (HEAD_DIM + CG - 1u) / CG;  // output columns per thread
 const KS = HEAD_DIM | 1u;              // odd row stride of the K/V tile: threads reading rows cg hit distinct banks
 const MASKED = -1e30;                  // score of an invisible key (WGSL has no guaranteed infinity)
 
-struct Params { seq: u32, kvSeq: u32, posStart: u32, heads: u32, kvHeads: u32, scale: f32 }
+struct Params { seq: u32, kvSeq: u32, posStart: u32, heads: u32, kvHeads: u32, chunk: u32, splits: u32, scale: f32 }
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> q: array<f32>;
@@ -41,7 +44,9 @@ var<workgroup> rowScale: array<vec4<f32>, RG>;       // [BQ] exp(old max − new
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
         @builtin(local_invocation_index) tid: u32) {
-  let b = wg.z;
+  let b = wg.z / p.splits;
+  let split = wg.z % p.splits;
+  let batch = nwg.z / p.splits;
   let h = wg.y;
   let t0 = (nwg.x - 1u - wg.x) * BQ; // causal: the longest (last) query tiles start first
   let kvh = h * p.kvHeads / p.heads;
@@ -52,7 +57,9 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3
   let qBase = b * p.seq * qStride + h * HEAD_DIM;
   let kBase = b * p.kvSeq * kStride + kvh * HEAD_DIM;
 
-  for (var i = tid; i < BQ * HEAD_DIM; i += WG) {
+  for (var n = 0u; n < (BQ * HEAD_DIM + WG - 1u) / WG; n++) { // constant trip count: the loads get unrolled and issued together
+    let i = tid + n * WG;
+    if (i >= BQ * HEAD_DIM) { continue; }
     let r = i / HEAD_DIM;
     let d = i % HEAD_DIM;
     var x = 0.0;
@@ -64,12 +71,15 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3
   var acc: array<vec4<f32>, NC>; // acc[i][r] = unnormalised out[row 4rg+r][col cg + i·CG]
   var lsum = vec4<f32>(0.0);     // this thread's share of the row sums
   let lastRow = min(t0 + BQ, p.seq) - 1u;
-  let keyEnd = min(p.kvSeq, p.posStart + lastRow + 1u); // no row of the tile sees a key past this
+  let keyBegin = split * p.chunk;
+  let keyEnd = min(min(p.kvSeq, p.posStart + lastRow + 1u), keyBegin + p.chunk); // no row of the tile sees a key past this
   let rowPos = vec4<u32>(p.posStart + t0 + rg * 4u) + vec4<u32>(0u, 1u, 2u, 3u);
 
-  for (var j0 = 0u; j0 < keyEnd; j0 += BK) {
+  for (var j0 = keyBegin; j0 < keyEnd; j0 += BK) {
     // rows past keyEnd load as 0: an unwritten KV-cache row (even NaN) never reaches a result
-    for (var i = tid; i < BK * HEAD_DIM; i += WG) {
+    for (var n = 0u; n < (BK * HEAD_DIM + WG - 1u) / WG; n++) { // constant trip count: the loads get unrolled and issued together
+      let i = tid + n * WG;
+      if (i >= BK * HEAD_DIM) { continue; }
       let kk = i / HEAD_DIM;
       let d = i % HEAD_DIM;
       var x = 0.0;
@@ -96,7 +106,9 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3
     workgroupBarrier();
 
     // K is consumed: bring in V. One thread per row folds the partial maxima into the running max.
-    for (var i = tid; i < BK * HEAD_DIM; i += WG) {
+    for (var n = 0u; n < (BK * HEAD_DIM + WG - 1u) / WG; n++) { // constant trip count: the loads get unrolled and issued together
+      let i = tid + n * WG;
+      if (i >= BK * HEAD_DIM) { continue; }
       let kk = i / HEAD_DIM;
       let d = i % HEAD_DIM;
       var x = 0.0;
@@ -117,7 +129,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3
     lsum *= alpha;
     for (var i = 0u; i < NC; i++) { acc[i] *= alpha; }
     for (var c = 0u; c < KPT; c++) {
-      // every row sees key 0, so mNew is a real score and masked keys give exactly 0
+      // masked keys give exactly 0 (also while a row has seen no key of its chunk and mNew is MASKED)
       let pr = select(vec4<f32>(0.0), exp(s[c] - mNew), s[c] > vec4<f32>(0.5 * MASKED));
       lsum += pr;
       pT[(cg + c * CG) * RG + rg] = pr;
@@ -142,14 +154,17 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3
     for (var r = 0u; r < 4u; r++) { l[r] += red[(rg * 4u + r) * CG + c]; }
   }
   let m = rowMax[rg];
+  let outSlot = split * batch * p.seq * qStride;  // 0 unless split
+  let lseSlot = split * batch * p.heads * p.seq;
   for (var r = 0u; r < 4u; r++) {
     let t = t0 + rg * 4u + r;
     if (t >= p.seq) { break; }
-    let inv = 1.0 / l[r];
+    // l = 0 only in split mode, for a row that sees no key of this chunk: it must weigh 0 in the merge
+    let inv = select(0.0, 1.0 / l[r], l[r] > 0.0);
     for (var i = 0u; i < NC; i++) {
       let col = cg + i * CG;
-      if (col < HEAD_DIM) { out[qBase + t * qStride + col] = acc[i][r] * inv; }
+      if (col < HEAD_DIM) { out[outSlot + qBase + t * qStride + col] = acc[i][r] * inv; }
     }
-    if (cg == 0u) { lse[(b * p.heads + h) * p.seq + t] = m[r] + log(l[r]); }
+    if (cg == 0u) { lse[lseSlot + (b * p.heads + h) * p.seq + t] = select(MASKED, m[r] + log(l[r]), l[r] > 0.0); }
   }
 }

@@ -50,7 +50,9 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) t
   let kStride = p.kvHeads * HEAD_DIM;
   let kBase = b * p.seq * kStride + kvh * HEAD_DIM;
 
-  for (var i = tid; i < BK * HEAD_DIM; i += WG) {
+  for (var n = 0u; n < (BK * HEAD_DIM + WG - 1u) / WG; n++) { // constant trip count: the loads get unrolled and issued together
+    let i = tid + n * WG;
+    if (i >= BK * HEAD_DIM) { continue; }
     let kk = i / HEAD_DIM;
     let d = i % HEAD_DIM;
     var x = 0.0;
@@ -73,7 +75,9 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) t
     let statBase = (b * p.heads + h) * p.seq;
     // causal: queries before j0 see none of these keys
     for (var q0 = (j0 / BQ) * BQ; q0 < p.seq; q0 += BQ) {
-      for (var i = tid; i < BQ * HEAD_DIM; i += WG) {
+      for (var n = 0u; n < (BQ * HEAD_DIM + WG - 1u) / WG; n++) { // constant trip count: the loads get unrolled and issued together
+        let i = tid + n * WG;
+        if (i >= BQ * HEAD_DIM) { continue; }
         let r = i / HEAD_DIM;
         let d = i % HEAD_DIM;
         var x = 0.0;

@@ -34,7 +34,9 @@ var<workgroup> dsT: array<vec4<f32>, BK * RG>;       // [BK][BQ] dS, transposed
 
 // kv = rows j0..j0+BK of k (or of v when fromV), zero past seq
 fn loadTile(fromV: bool, base: u32, stride: u32, j0: u32, tid: u32) {
-  for (var i = tid; i < BK * HEAD_DIM; i += WG) {
+  for (var n = 0u; n < (BK * HEAD_DIM + WG - 1u) / WG; n++) { // constant trip count: the loads get unrolled and issued together
+    let i = tid + n * WG;
+    if (i >= BK * HEAD_DIM) { continue; }
     let kk = i / HEAD_DIM;
     let d = i % HEAD_DIM;
     var x = 0.0;
@@ -61,7 +63,9 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3
   let kBase = b * p.seq * kStride + kvh * HEAD_DIM;
   let statBase = (b * p.heads + h) * p.seq;
 
-  for (var i = tid; i < BQ * HEAD_DIM; i += WG) {
+  for (var n = 0u; n < (BQ * HEAD_DIM + WG - 1u) / WG; n++) { // constant trip count: the loads get unrolled and issued together
+    let i = tid + n * WG;
+    if (i >= BQ * HEAD_DIM) { continue; }
     let r = i / HEAD_DIM;
     let d = i % HEAD_DIM;
     var x = 0.0;

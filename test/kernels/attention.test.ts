@@ -2,13 +2,13 @@
 // tiling), so this file runs the smallest tiling (8 rows × 8 keys): every shape below spans several query
 // and key tiles. attention-tiles.test.ts runs the tilings this device picks by itself.
 import { describe, expect, it } from 'vitest';
-import type { AttentionTiles } from '../../src/kernels/attention';
+import { attentionForward, type AttentionTiles } from '../../src/kernels/attention';
 import { attentionBackwardRef, attentionForwardRef } from '../reference/attention';
 import { freshSeed, relL2, testGpu } from '../helpers/gpu';
 import { attnInputs, runBoth, runForward, shapeName, type Shape } from '../helpers/attention';
 
 const SMALL: AttentionTiles = { BQ: 8, BK: 8, WG: 16 };
-const tiles = { forward: SMALL, dq: SMALL, dkv: SMALL };
+const tiles = { forward: SMALL, dq: SMALL, dkv: SMALL, decode: { BQ: 4, BK: 8, WG: 8 } };
 
 describe('attention reference', () => {
   it('analytic backward matches central differences of the f64 forward', () => {
@@ -58,7 +58,7 @@ describe('attention forward + backward', () => {
       expect(relL2(got.dv, g.dv), `dv seed ${seed}`).toBeLessThan(1e-5);
     });
 
-  it('decode: kvSeq 20, posStart 9, seq 1 and 3 match the rows of the full computation', async () => {
+  it('decode: kvSeq 20, posStart 9, seq 1, 3 (split over key chunks) and 5 match the rows of the full computation', async () => {
     const gpu = await testGpu();
     const seed = freshSeed();
     const full: Shape = { batch: 2, seq: 20, heads: 4, kvHeads: 2, headDim: 10 };
@@ -67,7 +67,7 @@ describe('attention forward + backward', () => {
     const want = attentionForwardRef(full, x.q, x.k, x.v);
     const gpuFull = await runForward(gpu, { ...full, tiles }, x.q, x.k, x.v);
     const posStart = 9;
-    for (const seq of [1, 3]) {
+    for (const seq of [1, 3, 5]) {
       // q: rows posStart.. of each sequence; cache rows after the last query hold NaN (not written yet)
       const q = new Float32Array(B * seq * H * D);
       for (let b = 0; b < B; b++) q.set(x.q.subarray((b * 20 + posStart) * H * D, (b * 20 + posStart + seq) * H * D), b * seq * H * D);
@@ -90,6 +90,12 @@ describe('attention forward + backward', () => {
       expect(relL2(got.out, outRows(want.out)), `seq ${seq} out vs f64, seed ${seed}`).toBeLessThan(1e-5);
       expect(relL2(got.out, outRows(gpuFull.out)), `seq ${seq} out vs full GPU run, seed ${seed}`).toBeLessThan(1e-5);
       expect(relL2(got.lse, lseRows(want.lse)), `seq ${seq} lse, seed ${seed}`).toBeLessThan(1e-5);
+      // seq <= 4 took the split path: chunk kernel + merge kernel
+      const st = gpu.step();
+      const b = got.bufs;
+      await attentionForward(gpu, st, { ...full, seq, kvSeq: 20, posStart, tiles }, b.q, b.k, b.v, b.out, b.lse);
+      expect(st.dispatches).toBe(seq <= 4 ? 2 : 1);
+      st.submit();
     }
   });
 
