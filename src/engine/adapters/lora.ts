@@ -1,0 +1,140 @@
+// LoRA (arXiv 2106.09685) and rsLoRA on one frozen linear layer, as PEFT's lora.Linear:
+//   y = x·W₀ᵀ + s·(x·Aᵀ)·Bᵀ,   A [r, in], B [out, r],   s = α/r  (rsLoRA: α/√r)
+// Init as PEFT's init_lora_weights=True: A ~ kaiming_uniform(a=√5) = U(±1/√in), B = 0, so training starts at W₀.
+// No dropout (PEFT's default lora_dropout is 0).
+import type { Gpu, Step } from '../gpu/runtime';
+import { matmul } from '../../kernels/matmul';
+import type { AdapterFactory, AdapterModule, AdapterParam, LinearInfo } from './types';
+import type { LoraAdapter } from '../io/peft';
+
+export interface LoraOptions {
+  r: number;
+  alpha: number;
+  /** scale α/√r instead of α/r */
+  rslora?: boolean;
+  /** seed of A's init; each layer mixes in a hash of its name so layers differ */
+  seed?: number;
+}
+
+export function loraScale(o: Pick<LoraOptions, 'r' | 'alpha' | 'rslora'>): number {
+  return o.rslora ? o.alpha / Math.sqrt(o.r) : o.alpha / o.r;
+}
+
+/** mulberry32: small, seeded, good enough for init and sampling. Returns uniform [0, 1). */
+export function seededRandom(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+function hashString(s: string): number {
+  let h = 2166136261;
+  for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 16777619);
+  return h >>> 0;
+}
+
+export class LoraModule implements AdapterModule {
+  readonly r: number;
+  readonly scale: number;
+  readonly A: GPUBuffer; // [r, in]
+  readonly B: GPUBuffer; // [out, r]
+  readonly gradA: GPUBuffer;
+  readonly gradB: GPUBuffer;
+  /** x·Aᵀ saved by forward for dB in backward: [maxTokens, r] */
+  private xa: GPUBuffer;
+  /** dy·B in backward: [maxTokens, r] */
+  private dyB: GPUBuffer;
+
+  constructor(
+    private gpu: Gpu,
+    readonly layer: LinearInfo,
+    readonly maxTokens: number,
+    opts: LoraOptions,
+  ) {
+    const { inDim, outDim } = layer;
+    this.r = opts.r;
+    this.scale = loraScale(opts);
+    const rand = seededRandom((opts.seed ?? 0) ^ hashString(layer.name));
+    const bound = 1 / Math.sqrt(inDim);
+    const a = new Float32Array(opts.r * inDim);
+    for (let i = 0; i < a.length; i++) a[i] = (rand() * 2 - 1) * bound;
+    this.A = gpu.buffer(a.byteLength, `${layer.name}.lora_A`, a);
+    this.B = gpu.buffer(outDim * opts.r * 4, `${layer.name}.lora_B`, new Float32Array(outDim * opts.r));
+    this.gradA = gpu.buffer(a.byteLength, `${layer.name}.lora_A.grad`);
+    this.gradB = gpu.buffer(outDim * opts.r * 4, `${layer.name}.lora_B.grad`);
+    this.xa = gpu.buffer(maxTokens * opts.r * 4, `${layer.name}.lora xA`);
+    this.dyB = gpu.buffer(maxTokens * opts.r * 4, `${layer.name}.lora dyB`);
+  }
+
+  params(): AdapterParam[] {
+    const { inDim, outDim } = this.layer;
+    return [
+      { name: 'lora_A.weight', shape: [this.r, inDim], buffer: this.A, grad: this.gradA, group: 'A' },
+      { name: 'lora_B.weight', shape: [outDim, this.r], buffer: this.B, grad: this.gradB, group: 'B' },
+    ];
+  }
+
+  /** Sets A [r, in] and B [out, r] (e.g. from a PEFT adapter file). */
+  setWeights(A: Float32Array, B: Float32Array) {
+    const { inDim, outDim } = this.layer;
+    if (A.length !== this.r * inDim) throw new Error(`${this.layer.name}: lora_A has ${A.length} values, expected ${this.r}×${inDim}`);
+    if (B.length !== outDim * this.r) throw new Error(`${this.layer.name}: lora_B has ${B.length} values, expected ${outDim}×${this.r}`);
+    this.gpu.upload(this.A, A);
+    this.gpu.upload(this.B, B);
+  }
+
+  async getWeights(): Promise<{ A: Float32Array; B: Float32Array }> {
+    const { inDim, outDim } = this.layer;
+    return { A: await this.gpu.readF32(this.A, this.r * inDim), B: await this.gpu.readF32(this.B, outDim * this.r) };
+  }
+
+  // forward: xa = x·Aᵀ [T, r];  y += s·xa·Bᵀ [T, out]
+  async forward(gpu: Gpu, step: Step, x: GPUBuffer, y: GPUBuffer, tokens: number): Promise<void> {
+    const { inDim, outDim } = this.layer;
+    const r = this.r;
+    await matmul(gpu, step, { M: tokens, N: r, K: inDim, transB: true }, x, this.A, this.xa);
+    await matmul(gpu, step, { M: tokens, N: outDim, K: r, transB: true, accumulate: true, alpha: this.scale }, this.xa, this.B, y);
+  }
+
+  // backward, with g = dy·B [T, r]:
+  //   dx += s·g·A [T, in];   dA (+)= s·gᵀ·x [r, in];   dB (+)= s·dyᵀ·xa [out, r]
+  // xa was saved by the forward of this same micro-batch.
+  async backward(gpu: Gpu, step: Step, x: GPUBuffer, dy: GPUBuffer, dx: GPUBuffer, tokens: number, accumulate: boolean): Promise<GPUBuffer> {
+    const { inDim, outDim } = this.layer;
+    const r = this.r;
+    const s = this.scale;
+    await matmul(gpu, step, { M: tokens, N: r, K: outDim }, dy, this.B, this.dyB);
+    await matmul(gpu, step, { M: tokens, N: inDim, K: r, accumulate: true, alpha: s }, this.dyB, this.A, dx);
+    await matmul(gpu, step, { M: r, N: inDim, K: tokens, transA: true, accumulate, alpha: s }, this.dyB, x, this.gradA);
+    await matmul(gpu, step, { M: outDim, N: r, K: tokens, transA: true, accumulate, alpha: s }, dy, this.xa, this.gradB);
+    return dy;
+  }
+}
+
+export function loraFactory(opts: LoraOptions): AdapterFactory {
+  return (gpu, layer, maxTokens) => new LoraModule(gpu, layer, maxTokens, opts);
+}
+
+/**
+ * LoRA modules holding a loaded PEFT adapter (io's readLoraAdapter / parseLoraAdapter): one per adapted layer,
+ * values set from the file. Every module in the adapter must exist in the model with the same shapes.
+ */
+export function loraFromAdapter(gpu: Gpu, layers: LinearInfo[], adapter: LoraAdapter, maxTokens: number): Map<string, LoraModule> {
+  const byName = new Map(layers.map((l) => [l.name, l] as const));
+  const modules = new Map<string, LoraModule>();
+  for (const [module, w] of adapter.layers) {
+    const layer = byName.get(module) ?? byName.get(`transformer.${module}`);
+    if (!layer) throw new Error(`adapter has weights for ${module}, which this model does not have`);
+    if (layer.inDim !== w.inDim || layer.outDim !== w.outDim)
+      throw new Error(`adapter ${module} is ${w.outDim}×${w.inDim} but the model's layer is ${layer.outDim}×${layer.inDim}`);
+    const m = new LoraModule(gpu, layer, maxTokens, { r: w.r, alpha: adapter.config.alpha, rslora: adapter.config.rslora });
+    m.setWeights(w.A, w.B);
+    modules.set(layer.name, m);
+  }
+  return modules;
+}
