@@ -43,10 +43,10 @@ const COMMANDS: Record<string, { spec: Spec; required: string[]; usage: string }
   generate: {
     spec: {
       model: 'string', adapter: 'string', prompt: 'string', 'prompt-ids': 'string', 'max-new-tokens': 'int', greedy: 'bool',
-      temperature: 'number', 'top-k': 'int', 'top-p': 'number', seed: 'int', json: 'bool',
+      temperature: 'number', 'top-k': 'int', 'top-p': 'number', seed: 'int', json: 'bool', 'ignore-eos': 'bool',
     },
     required: ['model', 'max-new-tokens'],
-    usage: 'weblora generate --model DIR [--adapter DIR] (--prompt TEXT | --prompt-ids 1,2,3) --max-new-tokens N [--greedy] [--temperature T --top-k K --top-p P --seed S] [--json]',
+    usage: 'weblora generate --model DIR [--adapter DIR] (--prompt TEXT | --prompt-ids 1,2,3) --max-new-tokens N [--greedy] [--temperature T --top-k K --top-p P --seed S] [--ignore-eos] [--json]',
   },
   merge: {
     spec: { model: 'string', adapter: 'string', out: 'string' },
@@ -173,7 +173,16 @@ async function loadData(file: string, tokenizer: any, seq: number, padId: number
   const text = await readFile(file, 'utf8');
   const examples = parseDataset(text, path.basename(file));
   if (!examples.length) throw new Error(`${file}: no examples`);
-  const tokenized = examples.map((ex: any) => tokenizeExample(ex, tokenizer, seq));
+  // {text}: encode(text) with the tokenizer's special tokens, truncated to seq, every token a target, no eos
+  // appended: the contract's eval ("each example ... truncated to N tokens") and the PyTorch fixtures do exactly
+  // this. Other formats (prompt/completion, Alpaca, messages) go through tokenizeExample (prompt masked).
+  const tokenized = examples.map((ex: any) => {
+    if ('text' in ex) {
+      const ids = tokenizer.encode(ex.text, { addSpecialTokens: true }).slice(0, seq);
+      return { ids, labels: ids.slice() };
+    }
+    return tokenizeExample(ex, tokenizer, seq);
+  });
   const batch = (indices: number[]): Batch => {
     const b = makeBatch(indices.map((i) => tokenized[i]), indices.length, seq, padId);
     return { ids: b.ids, labels: b.labels, nLabelTokens: b.nLabelTokens };
@@ -329,6 +338,7 @@ async function cmdGenerate(f: Flags) {
   const outIds = await model.generate(ids!, {
     maxNewTokens: maxNew, greedy, temperature: (f.temperature as number) ?? 1, topK: f['top-k'] as number | undefined,
     topP: f['top-p'] as number | undefined, seed: (f.seed as number) ?? 0,
+    ...(f['ignore-eos'] ? { eosTokenIds: [] } : {}),
   });
   const text = tok.decode(outIds, { skipSpecialTokens: true });
   if (f.json) emit(jsonLine({ ids: outIds, text }));
