@@ -48,8 +48,8 @@ export function attentionSharedBytes(kernel: Kernel, D: number, t: AttentionTile
 
 // Preferred first. forward/dq: BQ query rows, BK keys per tile. dkv: BK keys resident, BQ queries per tile.
 const CANDIDATES: Record<Kernel, AttentionTiles[]> = {
-  // H100 (48 KiB), B4 T1024 H32 KV8 D64: forward 32×32 13.4 TFLOP/s, 64×32 11.9; backward 8.3.
-  // D128: dkv 32 keys × 8 queries 5.6 TFLOP/s against 3.1 for 16 × 16.
+  // H100 (48 KiB), B4 T1024 H32 KV8 D64: forward 32×32 15.2 TFLOP/s, 64×32 13.3; backward 9.7.
+  // D128 (B2): forward 12, backward 6.1–6.3 with dkv 32 keys × 8 queries or 16 × 16.
   forward: [
     { BQ: 32, BK: 32, WG: 128 },
     { BQ: 64, BK: 32, WG: 256 },
@@ -91,6 +91,25 @@ export function attentionTiles(gpu: Gpu, kernel: Kernel, D: number, candidates =
     if (attentionSharedBytes(kernel, D, t) <= mem) return t;
   }
   throw new Error(`attention: no tiling of head dim ${D} fits ${mem} bytes of workgroup memory`);
+}
+
+// Pipelines by (source, constants) under a short key: decode calls this per layer per token, and rebuilding
+// the source string plus the runtime's full-source cache key cost tens of µs of JS each time.
+const pipelines = new WeakMap<Gpu, Map<string, Promise<GPUComputePipeline>>>();
+const sourceIds = new Map<string, number>();
+function specialized(gpu: Gpu, source: string, consts: Record<string, number>): Promise<GPUComputePipeline> {
+  let m = pipelines.get(gpu);
+  if (!m) pipelines.set(gpu, (m = new Map()));
+  let id = sourceIds.get(source);
+  if (id === undefined) sourceIds.set(source, (id = sourceIds.size));
+  const key = `${id}:${Object.values(consts).join(',')}`;
+  let p = m.get(key);
+  if (!p) {
+    p = gpu.pipeline(specialize(source, consts));
+    p.catch(() => m!.delete(key));
+    m.set(key, p);
+  }
+  return p;
 }
 
 /** Rewrites the `const NAME = 123u;` lines of a kernel source. */
@@ -146,16 +165,16 @@ export async function attentionForward(
     const elements = B * T * H * D;
     const partOut = scratchBuffer(gpu, 'attention split out', splits * elements);
     const partLse = scratchBuffer(gpu, 'attention split lse', splits * B * H * T);
-    const pipeline = await gpu.pipeline(specialize(forwardSource, { HEAD_DIM: D, BQ: td.BQ, BK: td.BK, WG: td.WG }));
+    const pipeline = await specialized(gpu, forwardSource, { HEAD_DIM: D, BQ: td.BQ, BK: td.BK, WG: td.WG });
     const params = gpu.uniform([T, kvSeq, posStart, H, KV, chunk, splits], 'mixed', [scale]);
     step.dispatch(pipeline, [params, q, k, v, partOut, partLse], Math.ceil(T / td.BQ), H, B * splits);
-    const combine = await gpu.pipeline(specialize(combineSource, { HEAD_DIM: D }));
+    const combine = await specialized(gpu, combineSource, { HEAD_DIM: D });
     const groups = Math.ceil(elements / 64);
     step.dispatch(combine, [gpu.uniform([elements, T, H, splits]), partOut, partLse, out, lse], Math.min(groups, 65535), Math.ceil(groups / 65535));
     return;
   }
   const t = s.tiles?.forward ?? attentionTiles(gpu, 'forward', D);
-  const pipeline = await gpu.pipeline(specialize(forwardSource, { HEAD_DIM: D, BQ: t.BQ, BK: t.BK, WG: t.WG }));
+  const pipeline = await specialized(gpu, forwardSource, { HEAD_DIM: D, BQ: t.BQ, BK: t.BK, WG: t.WG });
   const params = gpu.uniform([T, kvSeq, posStart, H, KV, kvSeq, 1], 'mixed', [scale]);
   step.dispatch(pipeline, [params, q, k, v, out, lse], Math.ceil(T / t.BQ), H, B);
 }
@@ -186,15 +205,15 @@ export async function attentionBackward(
   const rows = B * H * T;
   const rowDot = scratchBuffer(gpu, 'attention rowDot', rows);
 
-  const rd = await gpu.pipeline(specialize(rowDotSource, { HEAD_DIM: D }));
+  const rd = await specialized(gpu, rowDotSource, { HEAD_DIM: D });
   const groups = Math.ceil(rows / 64);
   step.dispatch(rd, [params, out, dout, rowDot], Math.min(groups, 65535), Math.ceil(groups / 65535));
 
   const tq = s.tiles?.dq ?? attentionTiles(gpu, 'dq', D);
-  const dqPipe = await gpu.pipeline(specialize(dqSource, { HEAD_DIM: D, BQ: tq.BQ, BK: tq.BK, WG: tq.WG }));
+  const dqPipe = await specialized(gpu, dqSource, { HEAD_DIM: D, BQ: tq.BQ, BK: tq.BK, WG: tq.WG });
   step.dispatch(dqPipe, [params, q, k, v, dout, lse, rowDot, dq], Math.ceil(T / tq.BQ), H, B);
 
   const tk = s.tiles?.dkv ?? attentionTiles(gpu, 'dkv', D);
-  const dkvPipe = await gpu.pipeline(specialize(dkvSource, { HEAD_DIM: D, BQ: tk.BQ, BK: tk.BK, WG: tk.WG }));
+  const dkvPipe = await specialized(gpu, dkvSource, { HEAD_DIM: D, BQ: tk.BQ, BK: tk.BK, WG: tk.WG });
   step.dispatch(dkvPipe, [params, q, k, v, dout, lse, rowDot, dk, dv], Math.ceil(T / tk.BK), KV, B);
 }

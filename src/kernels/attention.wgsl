@@ -57,14 +57,12 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3
   let qBase = b * p.seq * qStride + h * HEAD_DIM;
   let kBase = b * p.kvSeq * kStride + kvh * HEAD_DIM;
 
-  for (var n = 0u; n < (BQ * HEAD_DIM + WG - 1u) / WG; n++) { // constant trip count: the loads get unrolled and issued together
-    let i = tid + n * WG;
-    if (i >= BQ * HEAD_DIM) { continue; }
+  for (var n = 0u; n < (BQ * HEAD_DIM + WG - 1u) / WG; n++) {
+    let i = min(tid + n * WG, BQ * HEAD_DIM - 1u); // past the end: redo the last element
     let r = i / HEAD_DIM;
     let d = i % HEAD_DIM;
-    var x = 0.0;
-    if (t0 + r < p.seq) { x = q[qBase + (t0 + r) * qStride + d] * p.scale; }
-    qT[d * RG + r / 4u][r % 4u] = x;
+    let x = q[qBase + min(t0 + r, p.seq - 1u) * qStride + d] * p.scale;
+    qT[d * RG + r / 4u][r % 4u] = select(0.0, x, t0 + r < p.seq);
   }
   if (tid < BQ) { rowMax[tid / 4u][tid % 4u] = MASKED; }
 
@@ -76,15 +74,14 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3
   let rowPos = vec4<u32>(p.posStart + t0 + rg * 4u) + vec4<u32>(0u, 1u, 2u, 3u);
 
   for (var j0 = keyBegin; j0 < keyEnd; j0 += BK) {
-    // rows past keyEnd load as 0: an unwritten KV-cache row (even NaN) never reaches a result
-    for (var n = 0u; n < (BK * HEAD_DIM + WG - 1u) / WG; n++) { // constant trip count: the loads get unrolled and issued together
-      let i = tid + n * WG;
-      if (i >= BK * HEAD_DIM) { continue; }
+    // Loads are unconditional (row index clamped) so they issue back to back; rows past keyEnd are then
+    // replaced by 0, so an unwritten KV-cache row (even NaN) never reaches a result.
+    for (var n = 0u; n < (BK * HEAD_DIM + WG - 1u) / WG; n++) {
+      let i = min(tid + n * WG, BK * HEAD_DIM - 1u); // past the end: redo the last element
       let kk = i / HEAD_DIM;
       let d = i % HEAD_DIM;
-      var x = 0.0;
-      if (j0 + kk < keyEnd) { x = k[kBase + (j0 + kk) * kStride + d]; }
-      kv[kk * KS + d] = x;
+      let x = k[kBase + min(j0 + kk, keyEnd - 1u) * kStride + d];
+      kv[kk * KS + d] = select(0.0, x, j0 + kk < keyEnd);
     }
     workgroupBarrier();
 
@@ -106,14 +103,12 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3
     workgroupBarrier();
 
     // K is consumed: bring in V. One thread per row folds the partial maxima into the running max.
-    for (var n = 0u; n < (BK * HEAD_DIM + WG - 1u) / WG; n++) { // constant trip count: the loads get unrolled and issued together
-      let i = tid + n * WG;
-      if (i >= BK * HEAD_DIM) { continue; }
+    for (var n = 0u; n < (BK * HEAD_DIM + WG - 1u) / WG; n++) {
+      let i = min(tid + n * WG, BK * HEAD_DIM - 1u); // past the end: redo the last element
       let kk = i / HEAD_DIM;
       let d = i % HEAD_DIM;
-      var x = 0.0;
-      if (j0 + kk < keyEnd) { x = v[kBase + (j0 + kk) * kStride + d]; }
-      kv[kk * KS + d] = x;
+      let x = v[kBase + min(j0 + kk, keyEnd - 1u) * kStride + d];
+      kv[kk * KS + d] = select(0.0, x, j0 + kk < keyEnd);
     }
     if (tid < BQ) {
       let mOld = rowMax[tid / 4u][tid % 4u];

@@ -50,19 +50,14 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) t
   let kStride = p.kvHeads * HEAD_DIM;
   let kBase = b * p.seq * kStride + kvh * HEAD_DIM;
 
-  for (var n = 0u; n < (BK * HEAD_DIM + WG - 1u) / WG; n++) { // constant trip count: the loads get unrolled and issued together
-    let i = tid + n * WG;
-    if (i >= BK * HEAD_DIM) { continue; }
+  for (var n = 0u; n < (BK * HEAD_DIM + WG - 1u) / WG; n++) {
+    let i = min(tid + n * WG, BK * HEAD_DIM - 1u); // past the end: redo the last element
     let kk = i / HEAD_DIM;
     let d = i % HEAD_DIM;
-    var x = 0.0;
-    var y = 0.0;
-    if (j0 + kk < p.seq) {
-      x = k[kBase + (j0 + kk) * kStride + d] * p.scale;
-      y = v[kBase + (j0 + kk) * kStride + d];
-    }
-    kT[d * KG + kk / 4u][kk % 4u] = x;
-    vT[d * KG + kk / 4u][kk % 4u] = y;
+    let at = kBase + min(j0 + kk, p.seq - 1u) * kStride + d; // clamped: unconditional loads
+    let inside = j0 + kk < p.seq;
+    kT[d * KG + kk / 4u][kk % 4u] = select(0.0, k[at] * p.scale, inside);
+    vT[d * KG + kk / 4u][kk % 4u] = select(0.0, v[at], inside);
   }
   let keyPos = vec4<u32>(j0 + kg * 4u) + vec4<u32>(0u, 1u, 2u, 3u);
 
@@ -75,19 +70,14 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) t
     let statBase = (b * p.heads + h) * p.seq;
     // causal: queries before j0 see none of these keys
     for (var q0 = (j0 / BQ) * BQ; q0 < p.seq; q0 += BQ) {
-      for (var n = 0u; n < (BQ * HEAD_DIM + WG - 1u) / WG; n++) { // constant trip count: the loads get unrolled and issued together
-        let i = tid + n * WG;
-        if (i >= BQ * HEAD_DIM) { continue; }
+      for (var n = 0u; n < (BQ * HEAD_DIM + WG - 1u) / WG; n++) {
+        let i = min(tid + n * WG, BQ * HEAD_DIM - 1u); // past the end: redo the last element
         let r = i / HEAD_DIM;
         let d = i % HEAD_DIM;
-        var x = 0.0;
-        var g = 0.0;
-        if (q0 + r < p.seq) {
-          x = q[qBase + (q0 + r) * qStride + d];
-          g = dout[qBase + (q0 + r) * qStride + d];
-        }
-        qs[r * KS + d] = x;
-        dos[r * KS + d] = g;
+        let at = qBase + min(q0 + r, p.seq - 1u) * qStride + d;
+        let inside = q0 + r < p.seq;
+        qs[r * KS + d] = select(0.0, q[at], inside);
+        dos[r * KS + d] = select(0.0, dout[at], inside);
       }
       if (tid < BQ) {
         var l = 0.0;

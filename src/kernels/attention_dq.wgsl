@@ -34,17 +34,14 @@ var<workgroup> dsT: array<vec4<f32>, BK * RG>;       // [BK][BQ] dS, transposed
 
 // kv = rows j0..j0+BK of k (or of v when fromV), zero past seq
 fn loadTile(fromV: bool, base: u32, stride: u32, j0: u32, tid: u32) {
-  for (var n = 0u; n < (BK * HEAD_DIM + WG - 1u) / WG; n++) { // constant trip count: the loads get unrolled and issued together
-    let i = tid + n * WG;
-    if (i >= BK * HEAD_DIM) { continue; }
+  for (var n = 0u; n < (BK * HEAD_DIM + WG - 1u) / WG; n++) {
+    let i = min(tid + n * WG, BK * HEAD_DIM - 1u); // past the end: redo the last element
     let kk = i / HEAD_DIM;
     let d = i % HEAD_DIM;
-    var x = 0.0;
-    if (j0 + kk < p.seq) {
-      let at = base + (j0 + kk) * stride + d;
-      if (fromV) { x = v[at]; } else { x = k[at]; }
-    }
-    kv[kk * KS + d] = x;
+    let at = base + min(j0 + kk, p.seq - 1u) * stride + d; // clamped: unconditional loads
+    var x: f32;
+    if (fromV) { x = v[at]; } else { x = k[at]; }
+    kv[kk * KS + d] = select(0.0, x, j0 + kk < p.seq);
   }
 }
 
@@ -63,19 +60,14 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3
   let kBase = b * p.seq * kStride + kvh * HEAD_DIM;
   let statBase = (b * p.heads + h) * p.seq;
 
-  for (var n = 0u; n < (BQ * HEAD_DIM + WG - 1u) / WG; n++) { // constant trip count: the loads get unrolled and issued together
-    let i = tid + n * WG;
-    if (i >= BQ * HEAD_DIM) { continue; }
+  for (var n = 0u; n < (BQ * HEAD_DIM + WG - 1u) / WG; n++) {
+    let i = min(tid + n * WG, BQ * HEAD_DIM - 1u); // past the end: redo the last element
     let r = i / HEAD_DIM;
     let d = i % HEAD_DIM;
-    var x = 0.0;
-    var g = 0.0;
-    if (t0 + r < p.seq) {
-      x = q[qBase + (t0 + r) * qStride + d] * p.scale;
-      g = dout[qBase + (t0 + r) * qStride + d];
-    }
-    qT[d * RG + r / 4u][r % 4u] = x;
-    doT[d * RG + r / 4u][r % 4u] = g;
+    let at = qBase + min(t0 + r, p.seq - 1u) * qStride + d;
+    let inside = t0 + r < p.seq;
+    qT[d * RG + r / 4u][r % 4u] = select(0.0, q[at] * p.scale, inside);
+    doT[d * RG + r / 4u][r % 4u] = select(0.0, dout[at], inside);
   }
   var rowLse = vec4<f32>(0.0);
   var rowD = vec4<f32>(0.0);
