@@ -101,6 +101,8 @@ const shapes: AttentionShape[] = [
   { batch: 4, seq: 1024, heads: 32, kvHeads: 8, headDim: 64 },
   { batch: 4, seq: 1024, heads: 32, kvHeads: 32, headDim: 64 },
   { batch: 1, seq: 1024, heads: 14, kvHeads: 2, headDim: 64 },
+  { batch: 1, seq: 512, heads: 14, kvHeads: 2, headDim: 64 },
+  { batch: 2, seq: 512, heads: 9, kvHeads: 3, headDim: 64 },
   { batch: 2, seq: 1024, heads: 32, kvHeads: 8, headDim: 128 },
   { batch: 4, seq: 1024, heads: 12, kvHeads: 12, headDim: 64 },
 ];
@@ -119,6 +121,8 @@ for (const s of shapes) {
   if (s.seq === 1024 && s.headDim === 64 && s.batch === 4 && s.kvHeads === 8)
     for (const t of [{ BQ: 4, BK: 64, WG: 64 }, { BQ: 4, BK: 32, WG: 32 }])
       await time(`decode ${JSON.stringify(t)}`, 4 * s.batch * s.heads * s.seq * s.headDim, (st) => attentionForward(gpu, st, { ...cache, tiles: { decode: t } }, b.q, b.k, b.v, b.out, b.lse));
+  if (s.batch * s.kvHeads < 16)
+    await time('backward, no head split', 5 * mm, (st) => attentionBackward(gpu, st, { ...s, dkvSplits: 1 }, b.q, b.k, b.v, b.out, b.lse, b.dout, b.dq, b.dk, b.dv));
   if (s.headDim === 128)
     for (const dkv of [{ BK: 16, BQ: 16, WG: 64 }, { BK: 32, BQ: 8, WG: 64 }, { BK: 16, BQ: 8, WG: 32 }])
       await time(`backward dkv ${JSON.stringify(dkv)}`, 5 * mm, (st) => attentionBackward(gpu, st, { ...s, tiles: { dkv } }, b.q, b.k, b.v, b.out, b.lse, b.dout, b.dq, b.dk, b.dv));

@@ -13,6 +13,7 @@ import rowDotSource from './attention_rowdot.wgsl?raw';
 import dqSource from './attention_dq.wgsl?raw';
 import dkvSource from './attention_dkv.wgsl?raw';
 import combineSource from './attention_combine.wgsl?raw';
+import sumSource from './attention_sum.wgsl?raw';
 
 export interface AttentionShape {
   batch: number;
@@ -139,9 +140,14 @@ function check(s: AttentionShape) {
 const DECODE_ROWS = 4;
 const MAX_SPLITS = 64;
 
-/** Optional tile override, for tests that exercise every tiling. */
+/** Below this many dk/dv workgroups, attentionBackward splits each GQA group's heads over several. */
+const DKV_TARGET_WORKGROUPS = 256;
+
+/** Optional overrides, for tests that exercise every tiling and split. */
 export interface TileOverride {
   tiles?: Partial<Record<Kernel, AttentionTiles>>;
+  /** number of workgroups sharing the heads of one GQA group in the dk/dv pass (default: by grid size) */
+  dkvSplits?: number;
 }
 
 /**
@@ -215,5 +221,24 @@ export async function attentionBackward(
 
   const tk = s.tiles?.dkv ?? attentionTiles(gpu, 'dkv', D);
   const dkvPipe = await specialized(gpu, dkvSource, { HEAD_DIM: D, BQ: tk.BQ, BK: tk.BK, WG: tk.WG });
-  step.dispatch(dkvPipe, [params, q, k, v, dout, lse, rowDot, dk, dv], Math.ceil(T / tk.BK), KV, B);
+  const keyTiles = Math.ceil(T / tk.BK);
+  // One workgroup per (key tile, kv head, batch) walks all G = H/KV heads of its group. When that makes
+  // too few workgroups (Qwen2 0.5B: KV 2, batch 1), the heads are split over more workgroups whose partial
+  // dk/dv are then summed in order.
+  const G = Math.ceil(H / KV);
+  const wanted = s.dkvSplits ?? Math.min(G, Math.ceil(DKV_TARGET_WORKGROUPS / (keyTiles * KV * B)));
+  const headsPerSplit = Math.ceil(G / Math.max(1, wanted));
+  const splits = Math.ceil(G / headsPerSplit);
+  const dkvParams = gpu.uniform([T, H, KV, headsPerSplit, splits], 'mixed', [scale]);
+  if (splits === 1) {
+    step.dispatch(dkvPipe, [dkvParams, q, k, v, dout, lse, rowDot, dk, dv], keyTiles, KV, B);
+    return;
+  }
+  const elements = B * T * KV * D;
+  const partK = scratchBuffer(gpu, 'attention dk parts', splits * elements);
+  const partV = scratchBuffer(gpu, 'attention dv parts', splits * elements);
+  step.dispatch(dkvPipe, [dkvParams, q, k, v, dout, lse, rowDot, partK, partV], keyTiles, KV, B * splits);
+  const sum = await specialized(gpu, sumSource, {});
+  const sumGroups = Math.ceil(elements / 64);
+  step.dispatch(sum, [gpu.uniform([elements, splits]), partK, partV, dk, dv], Math.min(sumGroups, 65535), Math.ceil(sumGroups / 65535));
 }

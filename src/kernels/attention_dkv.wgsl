@@ -4,6 +4,9 @@
 // One workgroup = BK keys of one (batch, kv head): their k and v stay in workgroup memory while it walks
 // the group's heads and, per head, the query tiles (BQ rows) at or after the key tile. Each workgroup owns
 // its dk/dv rows outright: no atomics, a fixed summation order, deterministic results.
+// Head split (few kv heads, short batch: too few workgroups to fill the GPU): workgroup z = b·splits + split
+// walks only heads [split·headsPerSplit, +headsPerSplit) of the group and writes slot `split` of scratch
+// buffers [splits][B, seq, KV, D]; attention_sum.wgsl adds the slots in order. splits = 1 otherwise.
 // Thread = (kg, cg): 4 keys 4kg..4kg+3 (one vec4 per column) ×
 //   scores: queries cg + c·CG (c < QPT)      accumulators: columns cg + i·CG (i < NC)
 
@@ -18,7 +21,7 @@ const QPT = BQ / CG;
 const NC = (HEAD_DIM + CG - 1u) / CG;
 const KS = HEAD_DIM | 1u; // odd stride: conflict-free reads of rows cg + c·CG
 
-struct Params { seq: u32, heads: u32, kvHeads: u32, scale: f32 }
+struct Params { seq: u32, heads: u32, kvHeads: u32, headsPerSplit: u32, splits: u32, scale: f32 }
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> q: array<f32>;
@@ -40,8 +43,11 @@ var<workgroup> rowLse: array<f32, BQ>;
 var<workgroup> rowD: array<f32, BQ>;
 
 @compute @workgroup_size(WG)
-fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) tid: u32) {
-  let b = wg.z;
+fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+        @builtin(local_invocation_index) tid: u32) {
+  let b = wg.z / p.splits;
+  let split = wg.z % p.splits;
+  let slot = split * (nwg.z / p.splits) * p.seq * p.kvHeads * HEAD_DIM; // 0 unless split
   let kvh = wg.y;
   let j0 = wg.x * BK;
   let kg = tid / CG;
@@ -63,9 +69,11 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) t
 
   var dkAcc: array<vec4<f32>, NC>; // dkAcc[i][e] = dk[key 4kg+e][col cg + i·CG] / scale
   var dvAcc: array<vec4<f32>, NC>;
-  // heads h with floor(h·KV/H) = kvh
-  let hEnd = ((kvh + 1u) * p.heads + p.kvHeads - 1u) / p.kvHeads;
-  for (var h = (kvh * p.heads + p.kvHeads - 1u) / p.kvHeads; h < hEnd; h++) {
+  // heads h with floor(h·KV/H) = kvh, this split's share of them
+  let hGroup = (kvh * p.heads + p.kvHeads - 1u) / p.kvHeads;
+  let hBegin = hGroup + split * p.headsPerSplit;
+  let hEnd = min(((kvh + 1u) * p.heads + p.kvHeads - 1u) / p.kvHeads, hBegin + p.headsPerSplit);
+  for (var h = hBegin; h < hEnd; h++) {
     let qBase = b * p.seq * qStride + h * HEAD_DIM;
     let statBase = (b * p.heads + h) * p.seq;
     // causal: queries before j0 see none of these keys
@@ -123,8 +131,8 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) t
     for (var i = 0u; i < NC; i++) {
       let col = cg + i * CG;
       if (col < HEAD_DIM) {
-        dk[kBase + j * kStride + col] = dkAcc[i][e] * p.scale;
-        dv[kBase + j * kStride + col] = dvAcc[i][e];
+        dk[slot + kBase + j * kStride + col] = dkAcc[i][e] * p.scale;
+        dv[slot + kBase + j * kStride + col] = dvAcc[i][e];
       }
     }
   }

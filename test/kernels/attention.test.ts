@@ -2,7 +2,7 @@
 // tiling), so this file runs the smallest tiling (8 rows × 8 keys): every shape below spans several query
 // and key tiles. attention-tiles.test.ts runs the tilings this device picks by itself.
 import { describe, expect, it } from 'vitest';
-import { attentionForward, type AttentionTiles } from '../../src/kernels/attention';
+import { attentionBackward, attentionForward, type AttentionTiles } from '../../src/kernels/attention';
 import { attentionBackwardRef, attentionForwardRef } from '../reference/attention';
 import { freshSeed, relL2, testGpu } from '../helpers/gpu';
 import { attnInputs, runBoth, runForward, shapeName, type Shape } from '../helpers/attention';
@@ -36,15 +36,18 @@ describe('attention reference', () => {
 });
 
 // H3/KV2 is an uneven grouping (heads 0,1 → kv 0; head 2 → kv 1); D9 and D10 are not multiples of 4.
-const shapes: Shape[] = [
-  { batch: 2, seq: 13, heads: 4, kvHeads: 2, headDim: 10 },
-  { batch: 1, seq: 37, heads: 3, kvHeads: 1, headDim: 16 },
+// dkvSplits: the dk/dv pass walks all heads of a group in one workgroup (1), or splits them: 3 heads in
+// 2 workgroups (2 + 1); by default (these grids are small) one head per workgroup, which for H3/KV2 leaves
+// kv head 1's second split empty.
+const shapes: (Shape & { dkvSplits?: number })[] = [
+  { batch: 2, seq: 13, heads: 4, kvHeads: 2, headDim: 10, dkvSplits: 1 },
+  { batch: 1, seq: 37, heads: 3, kvHeads: 1, headDim: 16, dkvSplits: 2 },
   { batch: 1, seq: 11, heads: 3, kvHeads: 2, headDim: 9 },
 ];
 
 describe('attention forward + backward', () => {
   for (const s of shapes)
-    it(shapeName(s), async () => {
+    it(`${shapeName(s)} dkvSplits ${s.dkvSplits ?? 'auto'}`, async () => {
       const gpu = await testGpu();
       const seed = freshSeed();
       const x = attnInputs(s, seed);
@@ -106,5 +109,12 @@ describe('attention forward + backward', () => {
     const a = await runBoth(gpu, { ...s, tiles }, x);
     const b = await runBoth(gpu, { ...s, tiles }, x);
     for (const key of ['dq', 'dk', 'dv'] as const) expect(Array.from(a[key])).toEqual(Array.from(b[key]));
+    // this small grid takes the head split: rowDot, dq, dk/dv parts, their sum
+    const st = gpu.step();
+    const buf = (n: number) => gpu.buffer(n * 4);
+    const [nq, nk, nl] = [x.q.length, x.k.length, s.batch * s.heads * s.seq];
+    await attentionBackward(gpu, st, { ...s, tiles }, buf(nq), buf(nk), buf(nk), buf(nq), buf(nl), buf(nq), buf(nq), buf(nk), buf(nk));
+    expect(st.dispatches).toBe(4);
+    st.submit();
   });
 });
