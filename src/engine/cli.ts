@@ -178,8 +178,9 @@ async function loadData(file: string, tokenizer: any, seq: number, padId: number
   // this. Other formats (prompt/completion, Alpaca, messages) go through tokenizeExample (prompt masked).
   const tokenized = examples.map((ex: any) => {
     if ('text' in ex) {
-      const ids = tokenizer.encode(ex.text, { addSpecialTokens: true }).slice(0, seq);
-      return { ids, labels: ids.slice() };
+      const all: number[] = tokenizer.encode(ex.text, { addSpecialTokens: true });
+      const ids = all.slice(0, seq);
+      return { ids, labels: ids.slice(), promptTokens: 0, truncated: all.length > seq };
     }
     return tokenizeExample(ex, tokenizer, seq);
   });
