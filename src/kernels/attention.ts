@@ -1,12 +1,17 @@
 // Attention family: causal grouped-query attention, flash style, forward and backward.
 //   q [B, seq, H, D]; k, v [B, kvSeq, KV, D]; out [B, seq, H, D]; lse [B, H, seq]
 // Forward (attention.wgsl): one pass with online softmax over key tiles, saves lse = log Σ exp(scores).
+//   Decode (seq <= 4 rows against a longer cache): the same kernel in split mode, one workgroup per chunk
+//   of keys, then attention_combine.wgsl merges the chunks' partial softmaxes (flash-decoding).
 // Backward (flash-attention-2): rowDot D = rowsum(dout·out) (attention_rowdot.wgsl), then
 //   dq by query tiles (attention_dq.wgsl) and dk, dv by key tiles (attention_dkv.wgsl), each recomputing
-//   P = exp(scores − lse) tile by tile. dk/dv of a kv head sum over its query heads inside one workgroup:
-//   no atomics, results are deterministic.
+//   P = exp(scores − lse) tile by tile. dk/dv of a kv head sum over its query heads inside one workgroup
+//   (or, when that leaves the GPU idle, over a few workgroups whose parts attention_sum.wgsl adds in
+//   order): no atomics, results are deterministic.
 // Tile sizes are baked into the WGSL per head dim (specialize()) and picked to fit the device's workgroup
 // memory (32 KiB in browsers, 48 KiB on H100/Dawn, where bigger tiles are used).
+// H100 (Dawn/Vulkan), B4 T1024 H32 KV8 D64: forward 1.13 ms (15 TFLOP/s), backward 4.4 ms (9.7 TFLOP/s),
+// decode of one row against 1024 cached keys 0.06 ms (bench/attention-bench.ts).
 import type { Gpu, Step } from '../engine/gpu/runtime';
 import forwardSource from './attention.wgsl?raw';
 import rowDotSource from './attention_rowdot.wgsl?raw';
