@@ -43,6 +43,7 @@ const shapes: (Shape & { dkvSplits?: number })[] = [
   { batch: 2, seq: 13, heads: 4, kvHeads: 2, headDim: 10, dkvSplits: 1 },
   { batch: 1, seq: 37, heads: 3, kvHeads: 1, headDim: 16, dkvSplits: 2 },
   { batch: 1, seq: 11, heads: 3, kvHeads: 2, headDim: 9 },
+  { batch: 3, seq: 1, heads: 2, kvHeads: 1, headDim: 10 },
 ];
 
 describe('attention forward + backward', () => {
