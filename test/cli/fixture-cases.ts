@@ -23,7 +23,7 @@ export const expectOf = (name: string) => JSON.parse(readFileSync(path.join(fx, 
 export const rel = (got: number, want: number) => Math.abs(got - want) / Math.abs(want);
 
 /** Runs main() in-process; returns stdout lines parsed as JSON, and the stderr lines. */
-async function cli(args: string[]): Promise<{ code: number; json: any[]; err: string[] }> {
+export async function cli(args: string[]): Promise<{ code: number; json: any[]; err: string[] }> {
   const out: string[] = [];
   const err: string[] = [];
   const code = await main(args, { out: (l) => out.push(l), err: (l) => err.push(l) });
@@ -59,30 +59,7 @@ export function fixtureCases(names: string[]) {
       });
 
       it(`train replays the ${e.train.steps}-step PyTorch run: per-step loss 1e-4, trained adapter 1e-3 rel L2`, async () => {
-        const t = e.train;
-        const out = path.join(tmp, `${name}-trained`);
-        const r = await cli([
-          'train', '--model', model, '--data', data, '--method', 'lora', '--init-adapter', adapter,
-          '--steps', String(t.steps), '--batch', String(t.batch), '--seq', String(t.seq), '--lr', String(t.optimizer.lr),
-          '--schedule', 'linear', '--warmup', String(t.schedule.warmup), '--weight-decay', String(t.optimizer.weight_decay),
-          '--max-grad-norm', String(t.max_grad_norm), '--no-shuffle', '--out', out, '--json', '--log-every', '4',
-        ]);
-        expect(r.json.map((x) => x.step)).toEqual(t.log.map((x: any) => x.step));
-        r.json.forEach((x, k) => {
-          expect(rel(x.loss, t.log[k].loss), `step ${k + 1}: ${x.loss} vs ${t.log[k].loss}`).toBeLessThan(1e-4);
-          expect(Math.abs(x.lr - t.log[k].lr)).toBeLessThan(1e-12);
-        });
-        const want = tensors(path.join(fx, name, 'trained/adapter_model.safetensors'));
-        const got = tensors(path.join(out, 'adapter_model.safetensors'));
-        expect([...got.keys()].sort()).toEqual([...want.keys()].sort());
-        let worst = 0;
-        for (const [k, w] of want) worst = Math.max(worst, relL2(got.get(k)!, w));
-        const worstLoss = Math.max(...r.json.map((x, k) => rel(x.loss, t.log[k].loss)));
-        console.log(`[${name}] train: worst per-step loss rel err ${worstLoss.toExponential(2)}, worst trained-tensor rel L2 ${worst.toExponential(2)}`);
-        expect(worst).toBeLessThan(1e-3);
-        const cfg = JSON.parse(readFileSync(path.join(out, 'adapter_config.json'), 'utf8'));
-        expect(cfg).toMatchObject({ peft_type: 'LORA', r: e.adapter.r, lora_alpha: e.adapter.lora_alpha, fan_in_fan_out: e.adapter.fan_in_fan_out });
-        expect(cfg.target_modules).toEqual([...e.adapter.target_modules].sort());
+        await replayTrain(name, model, adapter, e, path.join(fx, name, 'trained'));
       });
 
       it('generate --greedy --prompt-ids --json: the same ids as transformers (base and adapter)', async () => {
@@ -107,4 +84,36 @@ export function fixtureCases(names: string[]) {
     });
   }
 
+}
+
+/**
+ * `weblora train --init-adapter ADAPTER` with the fixture's hyper-parameters; checks every step's loss and lr and the
+ * written adapter against the PyTorch run. `batch`/`gradAccum` may split the fixture's batch into micro-batches.
+ */
+export async function replayTrain(label: string, model: string, adapter: string, e: any, trainedDir: string, o: { batch?: number; gradAccum?: number } = {}) {
+  const t = e.train;
+  const out = path.join(tmp, `${label}-trained-${o.gradAccum ?? 1}`);
+  const r = await cli([
+    'train', '--model', model, '--data', data, '--method', 'lora', '--init-adapter', adapter,
+    '--steps', String(t.steps), '--batch', String(o.batch ?? t.batch), '--seq', String(t.seq), '--lr', String(t.optimizer.lr),
+    '--schedule', 'linear', '--warmup', String(t.schedule.warmup), '--weight-decay', String(t.optimizer.weight_decay),
+    '--max-grad-norm', String(t.max_grad_norm), '--grad-accum', String(o.gradAccum ?? 1), '--no-shuffle', '--out', out, '--json', '--log-every', '4',
+  ]);
+  expect(r.json.map((x) => x.step)).toEqual(t.log.map((x: any) => x.step));
+  r.json.forEach((x, k) => {
+    expect(rel(x.loss, t.log[k].loss), `step ${k + 1}: ${x.loss} vs ${t.log[k].loss}`).toBeLessThan(1e-4);
+    expect(Math.abs(x.lr - t.log[k].lr)).toBeLessThan(1e-12);
+  });
+  const want = tensors(path.join(trainedDir, 'adapter_model.safetensors'));
+  const got = tensors(path.join(out, 'adapter_model.safetensors'));
+  expect([...got.keys()].sort()).toEqual([...want.keys()].sort());
+  let worst = 0;
+  for (const [k, w] of want) worst = Math.max(worst, relL2(got.get(k)!, w));
+  const worstLoss = Math.max(...r.json.map((x, k) => rel(x.loss, t.log[k].loss)));
+  console.log(`[${label}] train: worst per-step loss rel err ${worstLoss.toExponential(2)}, worst trained-tensor rel L2 ${worst.toExponential(2)}`);
+  expect(worst).toBeLessThan(1e-3);
+  const cfg = JSON.parse(readFileSync(path.join(out, 'adapter_config.json'), 'utf8'));
+  const want_cfg = JSON.parse(readFileSync(path.join(adapter, 'adapter_config.json'), 'utf8'));
+  for (const k of ['peft_type', 'r', 'lora_alpha', 'fan_in_fan_out', 'use_rslora', 'target_modules']) expect(cfg[k], k).toEqual(want_cfg[k]);
+  return out;
 }
