@@ -61,19 +61,20 @@ const CANDIDATES: Record<Kernel, AttentionTiles[]> = {
     { BQ: 64, BK: 32, WG: 256 },
     { BQ: 32, BK: 16, WG: 128 },
     { BQ: 16, BK: 16, WG: 64 },
-    { BQ: 8, BK: 8, WG: 32 },
+    { BQ: 8, BK: 8, WG: 16 },
   ],
   // 4 query rows (one row group), one key per thread: each split workgroup handles one or a few key tiles
   decode: [
     { BQ: 4, BK: 128, WG: 128 },
     { BQ: 4, BK: 64, WG: 64 },
     { BQ: 4, BK: 32, WG: 32 },
+    { BQ: 4, BK: 16, WG: 16 },
   ],
   dq: [
     { BQ: 32, BK: 32, WG: 128 },
     { BQ: 32, BK: 16, WG: 128 },
     { BQ: 16, BK: 16, WG: 64 },
-    { BQ: 8, BK: 8, WG: 32 },
+    { BQ: 8, BK: 8, WG: 16 },
   ],
   dkv: [
     { BK: 32, BQ: 32, WG: 128 },
@@ -82,6 +83,7 @@ const CANDIDATES: Record<Kernel, AttentionTiles[]> = {
     { BK: 16, BQ: 16, WG: 64 },
     { BK: 16, BQ: 8, WG: 32 },
     { BK: 8, BQ: 8, WG: 16 },
+    { BK: 4, BQ: 8, WG: 8 }, // 16 KiB devices at D 128
   ],
 };
 

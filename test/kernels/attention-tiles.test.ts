@@ -34,13 +34,19 @@ describe('attention tilings', () => {
   const big: Shape = { batch: 1, seq: 19, heads: 2, kvHeads: 2, headDim: 128 };
   it(`largest head dim, ${shapeName(big)}`, () => check(big, { forward: { BQ: 8, BK: 8, WG: 16 }, dq: { BQ: 8, BK: 8, WG: 16 }, dkv: { BK: 8, BQ: 8, WG: 16 } }));
 
-  it('a tiling exists within 32 KiB of workgroup memory for every head dim up to 128', () => {
-    const fake = { info: { limits: { maxComputeWorkgroupStorageSize: 32768, maxComputeInvocationsPerWorkgroup: 256 } } } as unknown as Gpu;
-    for (let D = 1; D <= 128; D++)
-      for (const kernel of ['forward', 'decode', 'dq', 'dkv'] as const) {
-        const t = attentionTiles(fake, kernel, D);
-        expect(attentionSharedBytes(kernel, D, t)).toBeLessThanOrEqual(32768);
-        if (D <= 64 && kernel !== 'decode') expect(t.BK, `${kernel} D${D}`).toBeGreaterThanOrEqual(16);
-      }
+  it('a tiling exists within 32 KiB (and 16 KiB) of workgroup memory for every head dim up to 128', () => {
+    for (const mem of [32768, 16384]) {
+      const fake = { info: { limits: { maxComputeWorkgroupStorageSize: mem, maxComputeInvocationsPerWorkgroup: 256 } } } as unknown as Gpu;
+      for (let D = 1; D <= 128; D++)
+        for (const kernel of ['forward', 'decode', 'dq', 'dkv'] as const) {
+          const t = attentionTiles(fake, kernel, D);
+          expect(attentionSharedBytes(kernel, D, t)).toBeLessThanOrEqual(mem);
+          if (mem === 32768 && D <= 64 && kernel !== 'decode') expect(t.BK, `${kernel} D${D}`).toBeGreaterThanOrEqual(16);
+        }
+    }
   });
+
+  const tiny: Shape = { batch: 1, seq: 21, heads: 2, kvHeads: 1, headDim: 16 };
+  it(`smallest tilings (16 KiB devices), ${shapeName(tiny)}`, () =>
+    check(tiny, { forward: { BQ: 8, BK: 8, WG: 16 }, dq: { BQ: 8, BK: 8, WG: 16 }, dkv: { BK: 4, BQ: 8, WG: 8 } }));
 });
