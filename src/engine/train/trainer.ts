@@ -53,7 +53,9 @@ export interface Progress {
   steps: number;
   loss: number;
   lr: number;
+  /** tokens (B·T per micro-batch) per second over the latest group of steps */
   tokensPerSec: number;
+  /** remaining steps × the latest group's seconds per step */
   etaSec: number;
   elapsedSec: number;
 }
@@ -104,6 +106,8 @@ export class Trainer {
     const all: StepRecord[] = [];
     let pending: { step: number; lr: number }[] = [];
     const t0 = performance.now();
+    // rates from the latest group only: the first one also pays for pipeline compilation
+    let tPrev = t0;
     let tokens = 0;
     while (this.stepsDone < opts.steps && !this.stopped) {
       const stepNo = this.stepsDone + 1;
@@ -134,18 +138,20 @@ export class Trainer {
         pending = [];
         all.push(...recs);
         onSteps?.(recs);
-        const elapsed = (performance.now() - t0) / 1000;
-        const perStep = elapsed / all.length;
+        const now = performance.now();
+        const groupSec = (now - tPrev) / 1000;
+        tPrev = now;
         const last = recs[recs.length - 1];
         onProgress?.({
           step: this.stepsDone,
           steps: opts.steps,
           loss: last.loss,
           lr: last.lr,
-          tokensPerSec: tokens / Math.max(elapsed, 1e-9),
-          etaSec: perStep * (opts.steps - this.stepsDone),
-          elapsedSec: elapsed,
+          tokensPerSec: tokens / Math.max(groupSec, 1e-9),
+          etaSec: (groupSec / recs.length) * (opts.steps - this.stepsDone),
+          elapsedSec: (now - t0) / 1000,
         });
+        tokens = 0;
       }
     }
     return all;
