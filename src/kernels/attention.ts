@@ -11,7 +11,7 @@
 // Tile sizes are baked into the WGSL per head dim (specialize()) and picked to fit the device's workgroup
 // memory (32 KiB in browsers, 48 KiB on H100/Dawn, where bigger tiles are used).
 // H100 (Dawn/Vulkan), B4 T1024 H32 KV8 D64: forward 1.13 ms (15 TFLOP/s), backward 4.4 ms (9.7 TFLOP/s),
-// decode of one row against 1024 cached keys 0.06 ms (bench/attention-bench.ts).
+// decode of one row against 1024 cached keys 0.025 ms (bench/attention-bench.ts).
 import type { Gpu, Step } from '../engine/gpu/runtime';
 import forwardSource from './attention.wgsl?raw';
 import rowDotSource from './attention_rowdot.wgsl?raw';
@@ -169,6 +169,7 @@ export async function attentionForward(
   const D = s.headDim;
   const { batch: B, seq: T, heads: H, kvHeads: KV } = s;
   const keys = Math.min(kvSeq, posStart + T); // keys any row sees
+  const G = H % KV === 0 ? H / KV : 1; // heads sharing a workgroup (and its K/V tiles)
   const td = s.seq <= DECODE_ROWS ? s.tiles?.decode ?? attentionTiles(gpu, 'decode', D) : null;
   if (td && keys > td.BK) {
     // Decode: one workgroup per (chunk of keys, head, batch) instead of a single one walking all the keys,
@@ -179,8 +180,8 @@ export async function attentionForward(
     const partOut = scratchBuffer(gpu, 'attention split out', splits * elements);
     const partLse = scratchBuffer(gpu, 'attention split lse', splits * B * H * T);
     const pipeline = await specialized(gpu, forwardSource, { HEAD_DIM: D, BQ: td.BQ, BK: td.BK, WG: td.WG });
-    const params = gpu.uniform([T, kvSeq, posStart, H, KV, chunk, splits], 'mixed', [scale]);
-    step.dispatch(pipeline, [params, q, k, v, partOut, partLse], Math.ceil(T / td.BQ), H, B * splits);
+    const params = gpu.uniform([T, kvSeq, posStart, H, KV, chunk, splits, G], 'mixed', [scale]);
+    step.dispatch(pipeline, [params, q, k, v, partOut, partLse], Math.ceil((T * G) / td.BQ), H / G, B * splits);
     const combine = await specialized(gpu, combineSource, { HEAD_DIM: D });
     const groups = Math.ceil(elements / 64);
     step.dispatch(combine, [gpu.uniform([elements, T, H, splits]), partOut, partLse, out, lse], Math.min(groups, 65535), Math.ceil(groups / 65535));
@@ -188,8 +189,8 @@ export async function attentionForward(
   }
   const t = s.tiles?.forward ?? attentionTiles(gpu, 'forward', D);
   const pipeline = await specialized(gpu, forwardSource, { HEAD_DIM: D, BQ: t.BQ, BK: t.BK, WG: t.WG });
-  const params = gpu.uniform([T, kvSeq, posStart, H, KV, kvSeq, 1], 'mixed', [scale]);
-  step.dispatch(pipeline, [params, q, k, v, out, lse], Math.ceil(T / t.BQ), H, B);
+  const params = gpu.uniform([T, kvSeq, posStart, H, KV, kvSeq, 1, G], 'mixed', [scale]);
+  step.dispatch(pipeline, [params, q, k, v, out, lse], Math.ceil((T * G) / t.BQ), H / G, B);
 }
 
 // Internal scratch (rowDot, split partials), one buffer per purpose, size and device. Every user writes

@@ -2,7 +2,10 @@
 //   q [B, seq, H, D]; k, v [B, kvSeq, KV, D]; out [B, seq, H, D]; lse [B, H, seq]
 //   query row t sits at absolute position posStart + t and sees keys j <= posStart + t (j < kvSeq);
 //   head h reads kv head floor(h·KV/H); scores are scale·q·k with scale = 1/sqrt(D).
-// One workgroup = BQ query rows of one (batch, head). It walks the visible keys in tiles of BK, keeping
+// One workgroup = BQ query rows of one (batch, GQA group). The rows of a group are its (t, head) pairs,
+// row R = t·G + (h − first head), G = heads per kv head (1 when H is not a multiple of KV): the K/V tiles
+// are loaded once for all G heads, and a decode step (seq 1) fills the rows with heads instead of padding.
+// The workgroup walks the visible keys in tiles of BK, keeping
 // for each row a running max m, and per thread a partial sum l and the output accumulator, rescaled by
 // exp(m_old − m_new) whenever the max grows. Nothing of size [seq, seq] ever exists.
 // Split mode (decode: few query rows, a long cache): workgroup z = b·splits + split covers only keys
@@ -25,7 +28,7 @@ const NC = (HEAD_DIM + CG - 1u) / CG;  // output columns per thread
 const KS = HEAD_DIM | 1u;              // odd row stride of the K/V tile: threads reading rows cg hit distinct banks
 const MASKED = -1e30;                  // score of an invisible key (WGSL has no guaranteed infinity)
 
-struct Params { seq: u32, kvSeq: u32, posStart: u32, heads: u32, kvHeads: u32, chunk: u32, splits: u32, scale: f32 }
+struct Params { seq: u32, kvSeq: u32, posStart: u32, heads: u32, kvHeads: u32, chunk: u32, splits: u32, group: u32, scale: f32 }
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> q: array<f32>;
@@ -47,31 +50,34 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3
   let b = wg.z / p.splits;
   let split = wg.z % p.splits;
   let batch = nwg.z / p.splits;
-  let h = wg.y;
-  let t0 = (nwg.x - 1u - wg.x) * BQ; // causal: the longest (last) query tiles start first
-  let kvh = h * p.kvHeads / p.heads;
+  let G = p.group;
+  let rows = p.seq * G;
+  let R0 = (nwg.x - 1u - wg.x) * BQ; // causal: the longest (last) query tiles start first
+  let hFirst = wg.y * G;
+  let kvh = hFirst * p.kvHeads / p.heads;
   let rg = tid / CG;
   let cg = tid % CG;
   let qStride = p.heads * HEAD_DIM;   // floats between consecutive tokens of q / out
   let kStride = p.kvHeads * HEAD_DIM; // ... of k / v
-  let qBase = b * p.seq * qStride + h * HEAD_DIM;
+  let qBase = b * p.seq * qStride; // + t·qStride + h·D
   let kBase = b * p.kvSeq * kStride + kvh * HEAD_DIM;
 
   for (var n = 0u; n < (BQ * HEAD_DIM + WG - 1u) / WG; n++) {
     let i = min(tid + n * WG, BQ * HEAD_DIM - 1u); // past the end: redo the last element
     let r = i / HEAD_DIM;
     let d = i % HEAD_DIM;
-    let x = q[qBase + min(t0 + r, p.seq - 1u) * qStride + d] * p.scale;
-    qT[d * RG + r / 4u][r % 4u] = select(0.0, x, t0 + r < p.seq);
+    let R = min(R0 + r, rows - 1u);
+    let x = q[qBase + (R / G) * qStride + (hFirst + R % G) * HEAD_DIM + d] * p.scale;
+    qT[d * RG + r / 4u][r % 4u] = select(0.0, x, R0 + r < rows);
   }
   if (tid < BQ) { rowMax[tid / 4u][tid % 4u] = MASKED; }
 
   var acc: array<vec4<f32>, NC>; // acc[i][r] = unnormalised out[row 4rg+r][col cg + i·CG]
   var lsum = vec4<f32>(0.0);     // this thread's share of the row sums
-  let lastRow = min(t0 + BQ, p.seq) - 1u;
+  let lastT = (min(R0 + BQ, rows) - 1u) / G;
   let keyBegin = split * p.chunk;
-  let keyEnd = min(min(p.kvSeq, p.posStart + lastRow + 1u), keyBegin + p.chunk); // no row of the tile sees a key past this
-  let rowPos = vec4<u32>(p.posStart + t0 + rg * 4u) + vec4<u32>(0u, 1u, 2u, 3u);
+  let keyEnd = min(min(p.kvSeq, p.posStart + lastT + 1u), keyBegin + p.chunk); // no row of the tile sees a key past this
+  let rowPos = vec4<u32>(p.posStart) + (vec4<u32>(R0 + rg * 4u) + vec4<u32>(0u, 1u, 2u, 3u)) / vec4<u32>(G);
 
   for (var j0 = keyBegin; j0 < keyEnd; j0 += BK) {
     // Loads are unconditional (row index clamped) so they issue back to back; rows past keyEnd are then
@@ -152,13 +158,15 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3
   let outSlot = split * batch * p.seq * qStride;  // 0 unless split
   let lseSlot = split * batch * p.heads * p.seq;
   for (var r = 0u; r < 4u; r++) {
-    let t = t0 + rg * 4u + r;
-    if (t >= p.seq) { break; }
+    let R = R0 + rg * 4u + r;
+    if (R >= rows) { break; }
+    let t = R / G;
+    let h = hFirst + R % G;
     // l = 0 only in split mode, for a row that sees no key of this chunk: it must weigh 0 in the merge
     let inv = select(0.0, 1.0 / l[r], l[r] > 0.0);
     for (var i = 0u; i < NC; i++) {
       let col = cg + i * CG;
-      if (col < HEAD_DIM) { out[outSlot + qBase + t * qStride + col] = acc[i][r] * inv; }
+      if (col < HEAD_DIM) { out[outSlot + qBase + t * qStride + h * HEAD_DIM + col] = acc[i][r] * inv; }
     }
     if (cg == 0u) { lse[lseSlot + (b * p.heads + h) * p.seq + t] = select(MASKED, m[r] + log(l[r]), l[r] > 0.0); }
   }
