@@ -172,7 +172,7 @@ export async function attentionForward(
   const G = H % KV === 0 ? H / KV : 1; // heads sharing a workgroup (and its K/V tiles)
   const td = s.seq <= DECODE_ROWS ? s.tiles?.decode ?? attentionTiles(gpu, 'decode', D) : null;
   if (td && keys > td.BK) {
-    // Decode: one workgroup per (chunk of keys, head, batch) instead of a single one walking all the keys,
+    // Decode: one workgroup per (chunk of keys, GQA group, batch) instead of one walking all the keys,
     // then a merge of the chunks' partial softmaxes.
     const chunk = td.BK * Math.ceil(Math.ceil(keys / td.BK) / MAX_SPLITS);
     const splits = Math.ceil(keys / chunk);
