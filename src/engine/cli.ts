@@ -285,6 +285,8 @@ async function cmdTrain(f: Flags) {
   await trainer.run(
     (recs) => {
       if (f.json) for (const r of recs) emit(jsonLine({ step: r.step, loss: r.loss, lr: r.lr }));
+      const bad = recs.find((r) => !Number.isFinite(r.loss));
+      if (bad) throw new Error(`the loss became ${bad.loss} at step ${bad.step}: training diverged (lower --lr, or clip with --max-grad-norm); no adapter written`);
     },
     (p) => log(`step ${p.step}/${p.steps}  loss ${p.loss.toFixed(4)}  lr ${p.lr.toExponential(3)}  ${Math.round(p.tokensPerSec)} tok/s  elapsed ${fmtTime(p.elapsedSec)}  ETA ${fmtTime(p.etaSec)}`),
   );
