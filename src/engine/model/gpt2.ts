@@ -20,7 +20,7 @@ export class Gpt2Block implements Block {
   private att: GPUBuffer; private lse: GPUBuffer;                           // [N, C], [B, H, T]
   private h: GPUBuffer;                                                     // [N, C]
   private ln2: GPUBuffer; private mean2: GPUBuffer; private rstd2: GPUBuffer;
-  private fc: GPUBuffer; private gel: GPUBuffer;                            // [N, I] ×2
+  private fc: GPUBuffer; // gelu(fc) is recomputed in backward (saves N·I floats a layer)                            // [N, I] ×2
   private acts: ActivationSet;
   private cache: KvCache | null = null;
   private C: number; private I: number;
@@ -43,9 +43,9 @@ export class Gpt2Block implements Block {
     this.att = a.make('att', N * C); this.lse = a.make('lse', N * cfg.heads);
     this.h = a.make('h', N * C);
     this.ln2 = a.make('ln2', N * C); this.mean2 = a.make('mean2', N); this.rstd2 = a.make('rstd2', N);
-    this.fc = a.make('fc', N * I); this.gel = a.make('gelu', N * I);
+    this.fc = a.make('fc', N * I);
     scratch.get('tmp', N * C); scratch.get('qkv', N * 3 * C); scratch.get('dLn', N * C); scratch.get('dAtt', N * C);
-    scratch.get('dq', N * C); scratch.get('dk', N * C); scratch.get('dv', N * C); scratch.get('dAct', N * I); scratch.get('dGate', N * I);
+    scratch.get('dq', N * C); scratch.get('dk', N * C); scratch.get('dv', N * C); scratch.get('act', N * I); scratch.get('dAct', N * I); scratch.get('dGate', N * I);
   }
 
   linears() { return [this.cAttn, this.cProj, this.cFc, this.mlpProj]; }
@@ -55,7 +55,7 @@ export class Gpt2Block implements Block {
   async forward(step: Step, s: PassShape, x: GPUBuffer, out: GPUBuffer) {
     const gpu = this.gpu, N = s.B * s.T, C = this.C, I = this.I;
     const { heads: H, headDim: D, normEps: eps } = this.cfg;
-    const tmp = this.scratch.get('tmp', N * C), qkv = this.scratch.get('qkv', N * 3 * C);
+    const tmp = this.scratch.get('tmp', N * C), qkv = this.scratch.get('qkv', N * 3 * C), gel = this.scratch.get('act', N * I);
     // attention half
     await layernormForward(gpu, step, { rows: N, dim: C, eps }, x, this.ln1w, this.ln1b, this.ln1, this.mean1, this.rstd1); // [N, C]
     await this.cAttn.forward(gpu, step, this.ln1, qkv, N, s.training); // [N, 3C]
@@ -67,8 +67,8 @@ export class Gpt2Block implements Block {
     // MLP half
     await layernormForward(gpu, step, { rows: N, dim: C, eps }, this.h, this.ln2w, this.ln2b, this.ln2, this.mean2, this.rstd2);
     await this.cFc.forward(gpu, step, this.ln2, this.fc, N, s.training); // [N, I]
-    await geluForward(gpu, step, { n: N * I }, this.fc, this.gel);
-    await this.mlpProj.forward(gpu, step, this.gel, tmp, N, s.training); // [N, C]
+    await geluForward(gpu, step, { n: N * I }, this.fc, gel);
+    await this.mlpProj.forward(gpu, step, gel, tmp, N, s.training); // [N, C]
     step.copy(this.h, 0, out, 0, N * C * 4);
     await addInto(gpu, step, { n: N * C }, out, tmp); // out = h + mlp
   }
@@ -79,9 +79,10 @@ export class Gpt2Block implements Block {
     const sc = this.scratch;
     const dLn = sc.get('dLn', N * C), dAtt = sc.get('dAtt', N * C), dqkv = sc.get('qkv', N * 3 * C);
     const dq = sc.get('dq', N * C), dk = sc.get('dk', N * C), dv = sc.get('dv', N * C);
-    const dGel = sc.get('dAct', N * I), dFc = sc.get('dGate', N * I);
+    const gel = sc.get('act', N * I), dGel = sc.get('dAct', N * I), dFc = sc.get('dGate', N * I);
     // MLP half
-    await this.mlpProj.backward(gpu, step, this.gel, dres, dGel, N, false, acc); // [N, I]
+    await geluForward(gpu, step, { n: N * I }, this.fc, gel); // recomputed: mlp.c_proj's input
+    await this.mlpProj.backward(gpu, step, gel, dres, dGel, N, false, acc); // [N, I]
     await geluBackward(gpu, step, { n: N * I }, dGel, this.fc, dFc);
     await this.cFc.backward(gpu, step, this.ln2, dFc, dLn, N, false, acc); // [N, C]
     await layernormBackward(gpu, step, { rows: N, dim: C, accumulate: true }, dLn, this.h, this.ln2w, this.mean2, this.rstd2, dres); // ∂L/∂h

@@ -21,7 +21,7 @@ export class LlamaBlock implements Block {
   private att: GPUBuffer; private lse: GPUBuffer;            // [N, H·D], [B, H, T]
   private h: GPUBuffer;                                      // [N, C] residual after attention
   private ln2: GPUBuffer; private rstd2: GPUBuffer;          // [N, C], [N]
-  private g: GPUBuffer; private u: GPUBuffer; private act: GPUBuffer; // [N, I] ×3
+  private g: GPUBuffer; private u: GPUBuffer; // [N, I] ×2 (silu(g)·u is recomputed in backward: saves N·I floats a layer)
   private acts: ActivationSet;
   private cache: KvCache | null = null;
   private C: number; private HD: number; private KVD: number; private I: number;
@@ -47,11 +47,11 @@ export class LlamaBlock implements Block {
     this.att = a.make('att', N * this.HD); this.lse = a.make('lse', N * H);
     this.h = a.make('h', N * C);
     this.ln2 = a.make('ln2', N * C); this.rstd2 = a.make('rstd2', N);
-    this.g = a.make('gate', N * I); this.u = a.make('up', N * I); this.act = a.make('act', N * I);
+    this.g = a.make('gate', N * I); this.u = a.make('up', N * I);
     // scratch used by forward (tmp) and backward (gradients of intermediates), sized once for all layers
     scratch.get('tmp', N * C); scratch.get('dLn', N * C); scratch.get('dAtt', N * this.HD);
     scratch.get('dq', N * this.HD); scratch.get('dk', N * this.KVD); scratch.get('dv', N * this.KVD);
-    scratch.get('dAct', N * I); scratch.get('dGate', N * I); scratch.get('dUp', N * I);
+    scratch.get('act', N * I); scratch.get('dAct', N * I); scratch.get('dGate', N * I); scratch.get('dUp', N * I);
   }
 
   linears() { return [this.q, this.k, this.v, this.o, this.gate, this.up, this.down]; }
@@ -61,7 +61,7 @@ export class LlamaBlock implements Block {
   async forward(step: Step, s: PassShape, x: GPUBuffer, out: GPUBuffer) {
     const gpu = this.gpu, N = s.B * s.T, C = this.C, I = this.I;
     const { heads: H, kvHeads: KV, headDim: D, normEps: eps } = this.cfg;
-    const tmp = this.scratch.get('tmp', N * C);
+    const tmp = this.scratch.get('tmp', N * C), act = this.scratch.get('act', N * I);
     // attention half
     await rmsnormForward(gpu, step, { rows: N, dim: C, eps }, x, this.norm1, this.ln1, this.rstd1); // [N, C]
     await this.q.forward(gpu, step, this.ln1, this.qa, N, s.training); // [N, H·D]
@@ -77,8 +77,8 @@ export class LlamaBlock implements Block {
     await rmsnormForward(gpu, step, { rows: N, dim: C, eps }, this.h, this.norm2, this.ln2, this.rstd2);
     await this.gate.forward(gpu, step, this.ln2, this.g, N, s.training); // [N, I]
     await this.up.forward(gpu, step, this.ln2, this.u, N, s.training); // [N, I]
-    await swigluForward(gpu, step, { n: N * I }, this.g, this.u, this.act); // silu(g)·u
-    await this.down.forward(gpu, step, this.act, tmp, N, s.training); // [N, C]
+    await swigluForward(gpu, step, { n: N * I }, this.g, this.u, act); // silu(g)·u
+    await this.down.forward(gpu, step, act, tmp, N, s.training); // [N, C]
     step.copy(this.h, 0, out, 0, N * C * 4);
     await addInto(gpu, step, { n: N * C }, out, tmp); // out = h + down
   }
@@ -89,9 +89,10 @@ export class LlamaBlock implements Block {
     const sc = this.scratch;
     const dLn = sc.get('dLn', N * C), dAtt = sc.get('dAtt', N * this.HD);
     const dq = sc.get('dq', N * this.HD), dk = sc.get('dk', N * this.KVD), dv = sc.get('dv', N * this.KVD);
-    const dAct = sc.get('dAct', N * I), dGate = sc.get('dGate', N * I), dUp = sc.get('dUp', N * I);
+    const act = sc.get('act', N * I), dAct = sc.get('dAct', N * I), dGate = sc.get('dGate', N * I), dUp = sc.get('dUp', N * I);
     // MLP half: dres = ∂L/∂out, and ∂L/∂h = dres + rms2ᵀ(gateᵀ, upᵀ(swigluᵀ(downᵀ dres)))
-    await this.down.backward(gpu, step, this.act, dres, dAct, N, false, acc); // [N, I]
+    await swigluForward(gpu, step, { n: N * I }, this.g, this.u, act); // recomputed: down_proj's input
+    await this.down.backward(gpu, step, act, dres, dAct, N, false, acc); // [N, I]
     await swigluBackward(gpu, step, { n: N * I }, dAct, this.g, this.u, dGate, dUp);
     await this.gate.backward(gpu, step, this.ln2, dGate, dLn, N, false, acc); // [N, C]
     await this.up.backward(gpu, step, this.ln2, dUp, dLn, N, true, acc);
