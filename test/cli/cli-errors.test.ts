@@ -1,17 +1,19 @@
 // The CLI's error contract: bad flags, missing files, bad values → one line `weblora: error: …` on stderr, exit 1,
-// nothing on stdout, never a stack trace. Spawns the bundled dist/cli.js (built in beforeAll).
-import { beforeAll, describe, expect, it } from 'vitest';
-import { execFileSync, spawnSync } from 'node:child_process';
+// nothing on stdout, never a stack trace. Spawns the bundled CLI (built in beforeAll, as scripts/build-cli.mjs does).
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 
-const root = path.resolve(__dirname, '../..');
-const cli = path.join(root, 'dist/cli.js');
+import { buildCli, root } from './build';
 
-beforeAll(() => {
-  execFileSync(process.execPath, ['scripts/build-cli.mjs', 'src/engine/cli.ts'], { cwd: root, stdio: 'pipe' });
+let cli = '';
+let cleanup = () => {};
+beforeAll(async () => {
+  ({ cli, cleanup } = await buildCli('errors'));
 });
+afterAll(() => cleanup());
 
 /** Our own stderr lines (Dawn/Vulkan may print driver noise before them, which is not ours to filter). */
 function run(args: string[]) {

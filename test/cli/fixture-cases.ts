@@ -4,7 +4,7 @@
 //
 // Shared by test/cli/fixtures-*.test.ts (split so each file stays near a minute on SwiftShader and they run in
 // parallel). They call main() in-process, so the device and its compiled pipelines are shared (SwiftShader compiles
-// are the slow part); test/cli/fixtures-qwen2-gpt2.test.ts also spawns the bundled `node dist/cli.js` once.
+// are the slow part); test/cli/fixtures-qwen2-gpt2.test.ts also spawns the bundled CLI once.
 import { describe, expect, it } from 'vitest';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, readdirSync } from 'node:fs';

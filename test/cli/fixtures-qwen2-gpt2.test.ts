@@ -1,19 +1,23 @@
 // The CLI end to end against the PyTorch + PEFT fixtures (scripts/make_fixtures.py): Qwen2 (F16,
 // q/k/v biases) and GPT-2 (Conv1D, fan_in_fan_out), plus the spawned binary. Cases in fixture-cases.ts.
-import { beforeAll, describe, expect, it } from 'vitest';
-import { execFileSync, spawnSync } from 'node:child_process';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { main } from '../../src/engine/cli';
 import { data, expectOf, fixtureCases, fx, rel, root } from './fixture-cases';
+import { buildCli } from './build';
 
 describe('weblora CLI on the PyTorch fixtures: qwen2, gpt2', () => {
-  beforeAll(() => {
-    execFileSync(process.execPath, ['scripts/build-cli.mjs', 'src/engine/cli.ts'], { cwd: root, stdio: 'pipe' });
+  let cli = '';
+  let cleanup = () => {};
+  beforeAll(async () => {
+    ({ cli, cleanup } = await buildCli('fixtures'));
   });
+  afterAll(() => cleanup());
 
-  it('spawned `node dist/cli.js eval --json` prints {"loss": L, "tokens": n} (gpt2 base)', () => {
+  it('spawned bundled `node cli.js eval --json` prints {"loss": L, "tokens": n} (gpt2 base)', () => {
     const e = expectOf('gpt2');
-    const r = spawnSync(process.execPath, ['dist/cli.js', 'eval', '--model', path.join(fx, 'gpt2/model'), '--data', data, '--seq', String(e.seq), '--json'], { cwd: root, encoding: 'utf8', timeout: 110_000 });
+    const r = spawnSync(process.execPath, [cli, 'eval', '--model', path.join(fx, 'gpt2/model'), '--data', data, '--seq', String(e.seq), '--json'], { cwd: root, encoding: 'utf8', timeout: 110_000 });
     expect(r.status, r.stderr).toBe(0);
     const lines = r.stdout.trim().split('\n');
     expect(lines).toHaveLength(1);
