@@ -355,13 +355,14 @@ async function cmdMerge(f: Flags) {
   if (path.resolve(out) === path.resolve(dir)) throw new UsageError('--out must differ from --model');
   const adapter = await readLoraAdapter(nodeDirSource(f.adapter as string), f.adapter as string);
   log(`merging ${adapter.layers.size} LoRA layers into ${dir}`);
-  const merged = await mergeLoraIntoModel(nodeDirSource(dir), adapter);
-  for (const [name, bytes] of merged) {
+  let files = 0;
+  await mergeLoraIntoModel(nodeDirSource(dir), adapter, async (name, bytes) => {
     const p = path.join(out, name);
     await mkdir(path.dirname(p), { recursive: true });
     await writeFile(p, bytes);
-  }
-  log(`wrote merged model to ${out} (${merged.size} files)`);
+    files++;
+  });
+  log(`wrote merged model to ${out} (${files} files)`);
 }
 
 // ---------- main ----------

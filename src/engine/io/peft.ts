@@ -316,17 +316,23 @@ export function mergeLoraWeight(w: TensorData, l: LoraLayerWeights, scale: numbe
 
 /**
  * A merged model folder: every file of `model` copied, every *.safetensors rewritten with the adapted weights
- * W₀ + s·B·A in their original dtype (same shards, names, tensor set and metadata). Returns name → bytes.
+ * W₀ + s·B·A in their original dtype (same shards, names, tensor set and metadata). With `write`, each file is
+ * handed over as soon as it is ready and not kept (one shard in memory at a time); else returns name → bytes.
  */
-export async function mergeLoraIntoModel(model: FileSource, adapter: LoraAdapter): Promise<Map<string, Uint8Array>> {
+export async function mergeLoraIntoModel(
+  model: FileSource,
+  adapter: LoraAdapter,
+  write?: (name: string, bytes: Uint8Array) => Promise<void>,
+): Promise<Map<string, Uint8Array>> {
   const scale = adapterScale(adapter.config);
   const names = await model.list();
   const out = new Map<string, Uint8Array>();
   const pending = new Set(adapter.layers.keys());
   for (const name of names) {
+    const emit = async (bytes: Uint8Array) => (write ? write(name, bytes) : void out.set(name, bytes));
     const bytes = await model.read(name);
     if (!name.endsWith('.safetensors')) {
-      out.set(name, bytes);
+      await emit(bytes);
       continue;
     }
     const st = parseSafetensors(bytes, name);
@@ -342,7 +348,7 @@ export async function mergeLoraIntoModel(model: FileSource, adapter: LoraAdapter
       }
       tensors.push({ name: key, dtype: t.dtype, shape: t.shape, data });
     }
-    out.set(name, serializeSafetensors(tensors, Object.keys(st.metadata).length ? st.metadata : undefined));
+    await emit(serializeSafetensors(tensors, Object.keys(st.metadata).length ? st.metadata : undefined));
   }
   if (pending.size) throw new Error(`the model has no weight for adapted module ${[...pending][0]}${pending.size > 1 ? ` (and ${pending.size - 1} more)` : ''}`);
   return out;
