@@ -3,6 +3,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
+import { existsSync } from 'node:fs';
 import { main } from '../../src/engine/cli';
 import { data, expectOf, fixtureCases, fx, rel, root } from './fixture-cases';
 import { buildCli } from './build';
@@ -35,5 +36,21 @@ describe('weblora CLI on the PyTorch fixtures: qwen2, gpt2', () => {
     expect(code).toBe(1);
     expect(err.filter((l) => l.startsWith('weblora: error:'))).toHaveLength(1);
     expect(err.join('\n')).toMatch(/adapts model\.layers\.0\.[a-z_.]+, which this model does not have/);
+  });
+
+  it('a diverging run stops with one line naming the step, and writes no adapter', async () => {
+    const out = path.join(root, 'dist', `test-diverge-${process.pid}`);
+    const err: string[] = [];
+    const lines: string[] = [];
+    const code = await main([
+      'train', '--model', path.join(fx, 'gpt2/model'), '--data', data, '--init-adapter', path.join(fx, 'gpt2/adapter'), '--steps', '4',
+      '--batch', '2', '--seq', '24', '--lr', '1e4', '--max-grad-norm', '0', '--no-shuffle', '--out', out, '--json', '--log-every', '2',
+    ], { out: (l) => lines.push(l), err: (l) => err.push(l) });
+    expect(code).toBe(1);
+    const errors = err.filter((l) => l.startsWith('weblora: error:'));
+    expect(errors).toHaveLength(1);
+    expect(errors[0]).toMatch(/the loss became NaN at step \d+: training diverged/);
+    expect(existsSync(out)).toBe(false);
+    expect(lines.length).toBeGreaterThan(0); // the steps before were printed
   });
 });
