@@ -3,7 +3,7 @@
 // Init as PEFT's init_lora_weights=True: A ~ kaiming_uniform(a=√5) = U(±1/√in), B = 0, so training starts at W₀.
 // No dropout (PEFT's default lora_dropout is 0).
 import type { Gpu, Step } from '../gpu/runtime';
-import { matmul } from '../../kernels/matmul';
+import { loraBackward, loraForward } from '../../kernels/linear';
 import type { AdapterFactory, AdapterModule, AdapterParam, LinearInfo } from './types';
 import type { LoraAdapter } from '../io/peft';
 
@@ -93,25 +93,20 @@ export class LoraModule implements AdapterModule {
     return { A: await this.gpu.readF32(this.A, this.r * inDim), B: await this.gpu.readF32(this.B, outDim * this.r) };
   }
 
-  // forward: xa = x·Aᵀ [T, r];  y += s·xa·Bᵀ [T, out]
+  private shape(tokens: number) {
+    return { tokens, inDim: this.layer.inDim, outDim: this.layer.outDim, rank: this.r, scale: this.scale };
+  }
+
+  // forward: xa = x·Aᵀ [T, r] (saved);  y += s·xa·Bᵀ [T, out]
   async forward(gpu: Gpu, step: Step, x: GPUBuffer, y: GPUBuffer, tokens: number): Promise<void> {
-    const { inDim, outDim } = this.layer;
-    const r = this.r;
-    await matmul(gpu, step, { M: tokens, N: r, K: inDim, transB: true }, x, this.A, this.xa);
-    await matmul(gpu, step, { M: tokens, N: outDim, K: r, transB: true, accumulate: true, alpha: this.scale }, this.xa, this.B, y);
+    await loraForward(gpu, step, this.shape(tokens), x, this.A, this.B, this.xa, y);
   }
 
   // backward, with g = dy·B [T, r]:
   //   dx += s·g·A [T, in];   dA (+)= s·gᵀ·x [r, in];   dB (+)= s·dyᵀ·xa [out, r]
   // xa was saved by the forward of this same micro-batch.
   async backward(gpu: Gpu, step: Step, x: GPUBuffer, dy: GPUBuffer, dx: GPUBuffer, tokens: number, accumulate: boolean): Promise<GPUBuffer> {
-    const { inDim, outDim } = this.layer;
-    const r = this.r;
-    const s = this.scale;
-    await matmul(gpu, step, { M: tokens, N: r, K: outDim }, dy, this.B, this.dyB);
-    await matmul(gpu, step, { M: tokens, N: inDim, K: r, accumulate: true, alpha: s }, this.dyB, this.A, dx);
-    await matmul(gpu, step, { M: r, N: inDim, K: tokens, transA: true, accumulate, alpha: s }, this.dyB, x, this.gradA);
-    await matmul(gpu, step, { M: outDim, N: r, K: tokens, transA: true, accumulate, alpha: s }, dy, this.xa, this.gradB);
+    await loraBackward(gpu, step, { ...this.shape(tokens), accumulateDx: true, accumulate }, x, this.A, this.B, this.xa, dy, dx, this.gradA, this.gradB, this.dyB);
     return dy;
   }
 }
