@@ -78,7 +78,7 @@ describe('CausalLM vs PyTorch fixtures', () => {
       const report: string[] = [];
       const base = c.name === c.model; // the method folders share the base model: its numbers are checked once
 
-      const checkEval = async (which: 'base' | 'adapter') => {
+      const checkEval = async (which: 'base' | 'adapter' | 'trained') => {
         const e = expect_.eval[which];
         const sums = await evalSums(model, examples);
         const loss = sums.reduce((a, b) => a + b, 0) / e.tokens;
@@ -117,6 +117,11 @@ describe('CausalLM vs PyTorch fixtures', () => {
       if (base) await checkLogits('logits_adapter');
       await checkEval('adapter');
       if (base) await checkGenerate('adapter');
+      // the adapter PEFT trained for 6 steps, loaded into the same modules
+      const trained = await readLoraAdapter(nodeDirSource(`${FIX}/${c.name}/trained`));
+      for (const [name, w] of trained.layers) modules.get(name)!.setWeights(w.A, w.B);
+      await checkEval('trained');
+      for (const [name, w] of adapter.layers) modules.get(name)!.setWeights(w.A, w.B);
 
       // gradients of step 1
       const log0 = expect_.train.log[0];
