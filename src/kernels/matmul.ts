@@ -103,48 +103,63 @@ interface Dim {
   size: string; // WGSL expression: stored length (the leading dimension when inner)
 }
 
-function loaderBody(op: Operand, threads: number, checked: boolean): string {
+// Loads go through private registers so that the next slab's global reads are in flight while the current
+// slab is multiplied: `fetch` reads global memory into r<A|B><l>, `stash` writes those registers to shared memory.
+function regType(op: Operand): string {
+  if (op.type === 'f32') return op.vec === 4 ? 'vec4<f32>' : 'f32';
+  if (op.vec === 1) return 'f32';
+  return op.vec === 2 ? 'u32' : `vec${op.vec / 2}<u32>`;
+}
+
+function loaderRegs(op: Operand, threads: number): string {
+  const n = Math.ceil((op.outer.tile * op.inner.tile) / op.vec / threads);
+  return Array.from({ length: n }, (_, l) => `var<private> r${op.name}${l}: ${regType(op)};`).join('\n');
+}
+
+function loaderBody(op: Operand, threads: number, mode: 'fetch' | 'fetchChecked' | 'stash'): string {
   const V = op.vec;
   const perRow = op.inner.tile / V;
   const chunks = op.outer.tile * perRow;
   const lines: string[] = [];
   for (let l = 0; l * threads < chunks; l++) {
+    const reg = `r${op.name}${l}`;
     const body: string[] = [];
     body.push(`let c = t + ${l * threads}u;`);
     body.push(`let o = c / ${perRow}u; let ic = (c % ${perRow}u) * ${V}u;`);
-    body.push(`let go = ${op.outer.base} + o; let gi = ${op.inner.base} + ic;`);
-    body.push(`let e = go * ${op.inner.size} + gi;`);
-    // `&`, not `&&`: short-circuit nests a branch per load, which SwiftShader's compiler takes minutes over
-    const inb = `(go < ${op.outer.bound}) & (gi < ${op.inner.bound})`;
-    // vals: WGSL expressions of the V loaded elements, in order along the inner dimension
-    let vals: string[] = [];
-    if (op.type === 'f32') {
-      const ty = V === 4 ? 'vec4<f32>' : 'f32';
-      const idx = V === 4 ? 'e / 4u' : 'e';
-      body.push(checked ? `var v = ${ty}(0.0); if (${inb}) { v = ${op.name}[${idx}]; }` : `let v = ${op.name}[${idx}];`);
-      vals = V === 4 ? ['v.x', 'v.y', 'v.z', 'v.w'] : ['v'];
-    } else if (V === 1) {
-      const load = `unpack16(${op.name}[e / 2u])[e & 1u]`;
-      body.push(checked ? `var v = 0.0; if (${inb}) { v = ${load}; }` : `let v = ${load};`);
-      vals = ['v'];
+    if (mode !== 'stash') {
+      body.push(`let go = ${op.outer.base} + o; let gi = ${op.inner.base} + ic;`);
+      body.push(`let e = go * ${op.inner.size} + gi;`);
+      // \`&\`, not \`&&\`: short-circuit nests a branch per load, which SwiftShader's compiler takes minutes over
+      const inb = `(go < ${op.outer.bound}) & (gi < ${op.inner.bound})`;
+      const ty = regType(op);
+      let load: string;
+      if (op.type === 'f32') load = `${op.name}[${V === 4 ? 'e / 4u' : 'e'}]`;
+      else if (V === 1) load = `unpack16(${op.name}[e / 2u])[e & 1u]`;
+      else load = `${op.name}[e / ${V}u]`;
+      const zero = ty === 'f32' || ty.endsWith('<f32>') ? `${ty}(0.0)` : `${ty}(0u)`;
+      body.push(mode === 'fetchChecked' ? `${reg} = ${zero}; if (${inb}) { ${reg} = ${load}; }` : `${reg} = ${load};`);
     } else {
-      const W = V / 2; // u32 words per load
-      const ty = W === 1 ? 'u32' : `vec${W}<u32>`;
-      body.push(checked ? `var w = ${ty}(0u); if (${inb}) { w = ${op.name}[e / ${V}u]; }` : `let w = ${op.name}[e / ${V}u];`);
-      for (let q = 0; q < W; q++) {
-        body.push(`let u${q} = unpack16(w${W === 1 ? '' : '.' + 'xyzw'[q]});`);
-        vals.push(`u${q}.x`, `u${q}.y`);
+      // vals: WGSL expressions of the V loaded elements, in order along the inner dimension
+      let vals: string[] = [];
+      if (V === 1) vals = [reg];
+      else if (op.type === 'f32') vals = ['x', 'y', 'z', 'w'].map((c) => `${reg}.${c}`);
+      else {
+        const W = V / 2; // u32 words per load
+        for (let q = 0; q < W; q++) {
+          body.push(`let u${q} = unpack16(${reg}${W === 1 ? '' : '.' + 'xyzw'[q]});`);
+          vals.push(`u${q}.x`, `u${q}.y`);
+        }
       }
-    }
-    const S = op.sharedWidth / 4; // vec4s per shared row
-    if (op.innerIsK) {
-      // element j sits at k = ic + j, at column o of the shared tile
-      for (let j = 0; j < V; j++) body.push(`${op.shared}[(ic + ${j}u) * ${S}u + o / 4u][o % 4u] = ${vals[j]};`);
-    } else if (V >= 4) {
-      for (let q = 0; q < V / 4; q++)
-        body.push(`${op.shared}[o * ${S}u + ic / 4u + ${q}u] = vec4<f32>(${vals.slice(4 * q, 4 * q + 4).join(', ')});`);
-    } else {
-      for (let j = 0; j < V; j++) body.push(`${op.shared}[o * ${S}u + (ic + ${j}u) / 4u][(ic + ${j}u) % 4u] = ${vals[j]};`);
+      const S = op.sharedWidth / 4; // vec4s per shared row
+      if (op.innerIsK) {
+        // element j sits at k = ic + j, at column o of the shared tile
+        for (let j = 0; j < V; j++) body.push(`${op.shared}[(ic + ${j}u) * ${S}u + o / 4u][o % 4u] = ${vals[j]};`);
+      } else if (V >= 4) {
+        for (let q = 0; q < V / 4; q++)
+          body.push(`${op.shared}[o * ${S}u + ic / 4u + ${q}u] = vec4<f32>(${vals.slice(4 * q, 4 * q + 4).join(', ')});`);
+      } else {
+        for (let j = 0; j < V; j++) body.push(`${op.shared}[o * ${S}u + (ic + ${j}u) / 4u][(ic + ${j}u) % 4u] = ${vals[j]};`);
+      }
     }
     const guarded = (l + 1) * threads > chunks;
     lines.push(guarded ? `  if (t + ${l * threads}u < ${chunks}u) {\n    ${body.join('\n    ')}\n  }` : `  {\n    ${body.join('\n    ')}\n  }`);
@@ -223,16 +238,24 @@ var<workgroup> As: array<vec4<f32>, ${(BK * BM) / 4}>; // [BK][BM]
 var<workgroup> Bs: array<vec4<f32>, ${(BK * BN) / 4}>; // [BK][BN]
 ${unpack}
 
+${loaderRegs(opA, threads)}
+${loaderRegs(opB, threads)}
+
 // Interior slab: every load in bounds, no checks.
-fn loadTiles(t: u32, row0: u32, col0: u32, k0: u32, kEnd: u32) {
-${loaderBody(opA, threads, false)}
-${loaderBody(opB, threads, false)}
+fn fetch(t: u32, row0: u32, col0: u32, k0: u32, kEnd: u32) {
+${loaderBody(opA, threads, 'fetch')}
+${loaderBody(opB, threads, 'fetch')}
 }
 
 // Edge slab: loads outside the matrix (or past this split's K range) read 0.
-fn loadTilesChecked(t: u32, row0: u32, col0: u32, k0: u32, kEnd: u32) {
-${loaderBody(opA, threads, true)}
-${loaderBody(opB, threads, true)}
+fn fetchChecked(t: u32, row0: u32, col0: u32, k0: u32, kEnd: u32) {
+${loaderBody(opA, threads, 'fetchChecked')}
+${loaderBody(opB, threads, 'fetchChecked')}
+}
+
+fn stash(t: u32) {
+${loaderBody(opA, threads, 'stash')}
+${loaderBody(opB, threads, 'stash')}
 }
 
 @compute @workgroup_size(${WGX}, ${WGY})
@@ -248,9 +271,15 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid:
   ${accs.map((a) => `var ${a} = vec4<f32>(0.0);`).join('\n  ')}
   ${Array.from({ length: TM / 4 }, (_, i) => `var a${i}: vec4<f32>;`).join(' ')}
   ${Array.from({ length: TN / 4 }, (_, j) => `var b${j}: vec4<f32>;`).join(' ')}
+  if (interior & (kBegin + ${BK}u <= kEnd)) { fetch(t, row0, col0, kBegin, kEnd); } else { fetchChecked(t, row0, col0, kBegin, kEnd); }
   for (var k0 = kBegin; k0 < kEnd; k0 += ${BK}u) {
-    if (interior & (k0 + ${BK}u <= kEnd)) { loadTiles(t, row0, col0, k0, kEnd); } else { loadTilesChecked(t, row0, col0, k0, kEnd); }
+    stash(t);
     workgroupBarrier();
+    // next slab's global reads, in flight during this slab's FMAs
+    let kn = k0 + ${BK}u;
+    if (kn < kEnd) {
+      if (interior & (kn + ${BK}u <= kEnd)) { fetch(t, row0, col0, kn, kEnd); } else { fetchChecked(t, row0, col0, kn, kEnd); }
+    }
     ${inner.join('\n    ')}
     workgroupBarrier();
   }
