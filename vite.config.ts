@@ -1,4 +1,4 @@
-import { defineConfig } from 'vite';
+import { defineConfig } from 'vitest/config';
 import react from '@vitejs/plugin-react';
 
 // One config for the app (vite build / preview) and the test suite (vitest).
@@ -6,7 +6,8 @@ import react from '@vitejs/plugin-react';
 export default defineConfig({
   plugins: [react()],
   worker: { format: 'es' },
-  build: { target: 'es2022' },
+  // The app goes to dist/app: dist/ itself holds the Node bundles (dist/cli.js) that vite must not wipe.
+  build: { target: 'es2022', outDir: 'dist/app' },
   test: {
     include: ['test/**/*.test.ts'],
     pool: 'forks', // Dawn is a native addon: one process per test file, never shared threads

@@ -147,7 +147,7 @@ async function main() {
   overall.unref();
 
   try {
-    if (!existsSync(path.join(ROOT, 'dist/index.html'))) throw new Error('dist/index.html missing: run `vite build` first');
+    if (!existsSync(path.join(ROOT, 'dist/app/index.html'))) throw new Error('dist/app/index.html missing: run `vite build` first');
     if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} missing: apt-get install chromium libvulkan1`);
     mkdirSync(SCREENSHOTS, { recursive: true });
 

@@ -41,15 +41,15 @@ async function nodeAdapter(powerPreference: GPUPowerPreference): Promise<{ adapt
   const dawn: any = await import(/* @vite-ignore */ specifier);
   Object.assign(globalThis, dawn.globals);
   // The instance must outlive every device made from it: Dawn aborts when it is garbage-collected.
-  dawnInstance = dawn.create([]);
-  let adapter: GPUAdapter | null = await dawnInstance.requestAdapter({ powerPreference });
+  let instance: GPU = (dawnInstance = dawn.create([]));
+  let adapter: GPUAdapter | null = await instance.requestAdapter({ powerPreference });
   if (adapter) return { adapter, cpuFallback: /swiftshader/i.test(adapterText(adapter)) };
   const fs = await import('node:fs');
   if (!process.env.VK_ICD_FILENAMES && fs.existsSync(SWIFTSHADER_ICD)) {
     // No GPU driver: Dawn on SwiftShader (Vulkan on the CPU) is correct, only slow.
     process.env.VK_ICD_FILENAMES = SWIFTSHADER_ICD;
-    dawnInstance = dawn.create([]);
-    adapter = await dawnInstance.requestAdapter({ powerPreference });
+    instance = dawnInstance = dawn.create([]);
+    adapter = await instance.requestAdapter({ powerPreference });
     if (adapter) {
       process.stderr.write('weblora: no GPU adapter found; running WebGPU on the CPU (SwiftShader). This works but is slow.\n');
       return { adapter, cpuFallback: true };
