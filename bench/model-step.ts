@@ -2,49 +2,20 @@
 // LoRA on every linear, then forward+backward time per micro-batch, memory, sanity of loss and gradients
 // (finite, loss ≈ ln V for a near-uniform start, accumulate = 2× single), and KV-cache decode speed.
 // Usage (GPU host): node scripts/build-cli.mjs bench/model-step.ts; node dist/model-step.js [model] [B] [T] [F32|BF16]
-import { readFileSync } from 'node:fs';
 import { Gpu } from '../src/engine/gpu/runtime';
-import { normaliseConfig } from '../src/engine/model/config';
+import { benchConfig, makeFiller, randomTensors } from './random-model';
 import { CausalLM } from '../src/engine/model/causal-lm';
 import { LoraModule } from '../src/engine/adapters/lora';
 
 const [name = 'smollm2-135m', Bs = '4', Ts = '512', dtype = 'F32'] = process.argv.slice(2);
 const B = Number(Bs), T = Number(Ts), N = B * T;
-const raw = JSON.parse(readFileSync(new URL('../bench/models.json', import.meta.url), 'utf8'))[name];
-const cfg = normaliseConfig(raw);
+const cfg = benchConfig(name);
 const gpu = await Gpu.create();
 console.log(`device: ${gpu.info.description || gpu.info.vendor} cpuFallback=${gpu.info.cpuFallback}; ${name} ${dtype} B=${B} T=${T}`);
 
-let seed = 12345;
-function fill(n: number, scale: number, offset = 0): Float32Array {
-  const out = new Float32Array(n);
-  for (let i = 0; i < n; i++) {
-    seed = (seed * 1664525 + 1013904223) >>> 0;
-    out[i] = offset + ((seed / 4294967296) * 2 - 1) * scale;
-  }
-  return out;
-}
-function tensor(shape: number[], scale: number, offset = 0, dt = dtype) {
-  const v = fill(shape.reduce((a, b) => a * b, 1), scale, offset);
-  if (dt === 'F32' || shape.length === 1) return { dtype: 'F32', shape, data: new Uint8Array(v.buffer) };
-  const u = new Uint32Array(v.buffer);
-  const h = new Uint16Array(v.length);
-  for (let i = 0; i < v.length; i++) h[i] = u[i] >>> 16; // bf16 by truncation: fine for random weights
-  return { dtype: 'BF16', shape, data: new Uint8Array(h.buffer) };
-}
-const { hidden: C, heads: H, kvHeads: KV, headDim: D, intermediate: I, vocabSize: V } = cfg;
-const tensors = new Map<string, any>();
-tensors.set('model.embed_tokens.weight', tensor([V, C], 0.02));
-tensors.set('model.norm.weight', tensor([C], 0.1, 1));
-for (let l = 0; l < cfg.layers; l++) {
-  const p = `model.layers.${l}`;
-  const m = (n: string, o: number, i: number) => tensors.set(`${p}.${n}.weight`, tensor([o, i], Math.sqrt(3 / i)));
-  tensors.set(`${p}.input_layernorm.weight`, tensor([C], 0.1, 1));
-  tensors.set(`${p}.post_attention_layernorm.weight`, tensor([C], 0.1, 1));
-  m('self_attn.q_proj', H * D, C); m('self_attn.k_proj', KV * D, C); m('self_attn.v_proj', KV * D, C); m('self_attn.o_proj', C, H * D);
-  if (cfg.qkvBias) for (const [n, o] of [['q_proj', H * D], ['k_proj', KV * D], ['v_proj', KV * D]] as const) tensors.set(`${p}.self_attn.${n}.bias`, tensor([o], 0.1));
-  m('mlp.gate_proj', I, C); m('mlp.up_proj', I, C); m('mlp.down_proj', C, I);
-}
+const fill = makeFiller();
+const tensors = randomTensors(cfg, dtype as 'F32' | 'BF16', fill);
+const { vocabSize: V } = cfg;
 let t0 = performance.now();
 const model = await CausalLM.load(gpu, { modelConfig: cfg, tensors }, { maxBatch: B, maxSeq: T });
 await gpu.sync();

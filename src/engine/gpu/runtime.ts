@@ -16,6 +16,8 @@ export class Gpu {
   private uniforms = new Map<string, GPUBuffer>();
   private ids = new WeakMap<GPUBuffer, number>();
   private nextId = 1;
+  /** bytes of storage buffers made through buffer(): WebGPU has no memory query, so we count our own */
+  allocatedBytes = 0;
   /** set when the device is lost: every later call fails with this reason */
   lostReason: string | null = null;
 
@@ -62,6 +64,7 @@ export class Gpu {
     const max = this.info.limits.maxBufferSize;
     if (size > max) throw new Error(`buffer ${label} needs ${size} bytes, above this GPU's maxBufferSize ${max}`);
     const buf = this.device.createBuffer({ size, label, usage: U.STORAGE | U.COPY_SRC | U.COPY_DST });
+    this.allocatedBytes += size;
     if (data) this.upload(buf, data);
     return buf;
   }
