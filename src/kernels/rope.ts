@@ -4,13 +4,8 @@ import type { Gpu, Step } from '../engine/gpu/runtime';
 import { WG, grid, widthFor, withLanes } from './lanes';
 import source from './rope.wgsl?raw';
 
-export interface Llama3RopeScaling {
-  rope_type: 'llama3';
-  factor: number;
-  low_freq_factor: number;
-  high_freq_factor: number;
-  original_max_position_embeddings: number;
-}
+export type { Llama3RopeScaling } from '../engine/model/config';
+import type { Llama3RopeScaling } from '../engine/model/config';
 
 /** HF config's rope_scaling as found in config.json (older files say `type` instead of `rope_type`). */
 export type RopeScaling = Llama3RopeScaling | { rope_type?: string; type?: string; [k: string]: unknown };

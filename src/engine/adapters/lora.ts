@@ -6,6 +6,7 @@ import type { Gpu, Step } from '../gpu/runtime';
 import { loraBackward, loraForward } from '../../kernels/linear';
 import type { AdapterFactory, AdapterModule, AdapterParam, LinearInfo } from './types';
 import type { LoraAdapter } from '../io/peft';
+import { mulberry32 } from '../util/random';
 
 export interface LoraOptions {
   r: number;
@@ -20,17 +21,8 @@ export function loraScale(o: Pick<LoraOptions, 'r' | 'alpha' | 'rslora'>): numbe
   return o.rslora ? o.alpha / Math.sqrt(o.r) : o.alpha / o.r;
 }
 
-/** mulberry32: small, seeded, good enough for init and sampling. Returns uniform [0, 1). */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Seeded uniform [0, 1) generator used for initialisation (mulberry32). */
+export const seededRandom = mulberry32;
 
 function hashString(s: string): number {
   let h = 2166136261;

@@ -1,5 +1,6 @@
 // Tokenized examples → fixed-shape batches [B, seq], and which examples go into batch k.
 import { IGNORE_INDEX, type TokenizedExample } from './tokenize.ts';
+import { mulberry32 } from '../util/random';
 
 export interface Batch {
   /** [B·seq] token ids, rows padded with padId. */
@@ -31,18 +32,6 @@ export function makeBatch(examples: TokenizedExample[], B: number, seq: number, 
     }
   });
   return { ids, labels, nLabelTokens };
-}
-
-/** mulberry32: small, fast, good enough to shuffle example order reproducibly. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 const permCache = new Map<string, Uint32Array>();
