@@ -6,12 +6,15 @@ import path from 'node:path';
 import { Gpu } from './gpu/runtime';
 import { nodeDirSource } from './io/files';
 import { loadModelFiles } from './io/model-files';
+import { resolveShipped } from './io/shipped';
 import { parseDataset, tokenizeExample, makeBatch, padIdFor } from './data';
 import { CausalLM } from './model/causal-lm';
-import { LoraModule } from './adapters/lora';
+import { LoraModule, type LoraOptions } from './adapters/lora';
+import { loraplusGroups, LORAPLUS_DEFAULT_RATIO } from './adapters/loraplus';
+import { LoraFaModule, loraFaOptimizer } from './adapters/lorafa';
 import type { AdapterModule, AdapterParam, LinearInfo } from './adapters/types';
 import { mergeLoraIntoModel, readLoraAdapter, serializeLoraAdapter, type LoraAdapter, type LoraLayerWeights } from './io/peft';
-import { Trainer, evaluateLoss, type Batch } from './train/trainer';
+import { Trainer, evaluateLoss, type Batch, type TrainOptions } from './train/trainer';
 import { isScheduleName } from './train/schedules';
 
 class UsageError extends Error {}
@@ -33,10 +36,11 @@ const COMMANDS: Record<string, { spec: Spec; required: string[]; usage: string }
       'init-adapter': 'string', steps: 'int', batch: 'int', seq: 'int', lr: 'number', schedule: 'string', warmup: 'int',
       'weight-decay': 'number', 'max-grad-norm': 'number', 'grad-accum': 'int', 'no-shuffle': 'bool', seed: 'int',
       out: 'string', json: 'bool', 'adam-beta1': 'number', 'adam-beta2': 'number', 'adam-eps': 'number', 'log-every': 'int',
+      'loraplus-ratio': 'number',
     },
     required: ['model', 'data', 'steps', 'batch', 'seq', 'lr', 'out'],
     usage:
-      'weblora train --model DIR --data FILE --method lora [--rank R] [--alpha A] [--rslora] [--targets q_proj,v_proj,...] ' +
+      'weblora train --model DIR --data FILE --method lora|loraplus|lorafa [--loraplus-ratio 16] [--rank R] [--alpha A] [--rslora] [--targets q_proj,v_proj,...] ' +
       '[--init-adapter DIR] --steps S --batch B --seq N --lr LR [--schedule constant|linear|cosine] [--warmup W] ' +
       '[--weight-decay D] [--max-grad-norm G] [--grad-accum K] [--no-shuffle] [--seed K] --out DIR [--json]',
   },
@@ -55,7 +59,7 @@ const COMMANDS: Record<string, { spec: Spec; required: string[]; usage: string }
   },
 };
 
-type Flags = Record<string, string | number | boolean | undefined>;
+export type Flags = Record<string, string | number | boolean | undefined>;
 
 export function parseFlags(cmd: string, argv: string[]): Flags {
   const { spec, required } = COMMANDS[cmd];
@@ -149,7 +153,10 @@ async function loadModel(gpu: Gpu, dir: string, maxBatch: number, maxSeq: number
 }
 
 /** LoRA modules from a PEFT adapter folder, matched to the model's linear layers. */
-async function loadAdapter(gpu: Gpu, model: CausalLM, dir: string, maxTokens: number): Promise<{ adapter: LoraAdapter; modules: Map<string, LoraModule> }> {
+type LoraMaker = (gpu: Gpu, layer: LinearInfo, maxTokens: number, opts: LoraOptions) => LoraModule;
+const makeLora: LoraMaker = (gpu, layer, maxTokens, opts) => new LoraModule(gpu, layer, maxTokens, opts);
+
+async function loadAdapter(gpu: Gpu, model: CausalLM, dir: string, maxTokens: number, make: LoraMaker = makeLora): Promise<{ adapter: LoraAdapter; modules: Map<string, LoraModule> }> {
   const adapter = await readLoraAdapter(nodeDirSource(dir), dir);
   const layers = new Map(model.linearLayers().map((l) => [l.name, l]));
   const modules = new Map<string, LoraModule>();
@@ -158,7 +165,7 @@ async function loadAdapter(gpu: Gpu, model: CausalLM, dir: string, maxTokens: nu
     if (!layer) throw new Error(`${dir}: the adapter adapts ${name}, which this model does not have`);
     if (layer.inDim !== w.inDim || layer.outDim !== w.outDim)
       throw new Error(`${dir}: ${name} is [${layer.outDim}, ${layer.inDim}] in the model but the adapter has lora_B [${w.outDim}, ${w.r}], lora_A [${w.r}, ${w.inDim}]`);
-    const m = new LoraModule(gpu, layer, maxTokens, { r: w.r, alpha: adapter.config.alpha, rslora: adapter.config.rslora });
+    const m = make(gpu, layer, maxTokens, { r: w.r, alpha: adapter.config.alpha, rslora: adapter.config.rslora });
     m.setWeights(w.A, w.B);
     modules.set(layer.name, m);
   }
@@ -219,7 +226,10 @@ const DEFAULT_TARGETS: Record<string, string[]> = { llama: ['q_proj', 'v_proj'],
 
 async function cmdTrain(f: Flags) {
   const method = (f.method as string) ?? 'lora';
-  if (method !== 'lora') throw new UsageError(`--method ${method} is not supported (lora; rsLoRA with --rslora)`);
+  if (!['lora', 'loraplus', 'lorafa'].includes(method)) throw new UsageError(`--method ${method} is not supported (lora, loraplus, lorafa; rsLoRA with --rslora)`);
+  if (f['loraplus-ratio'] !== undefined && method !== 'loraplus') throw new UsageError('--loraplus-ratio applies to --method loraplus only');
+  if (f['loraplus-ratio'] !== undefined && !((f['loraplus-ratio'] as number) > 0)) throw new UsageError('--loraplus-ratio must be > 0');
+  const make: LoraMaker = method === 'lorafa' ? (g, l, t, o) => new LoraFaModule(g, l, t, o) : makeLora;
   for (const k of ['steps', 'batch', 'seq', 'grad-accum', 'rank', 'log-every']) positive(f, k);
   for (const k of ['warmup', 'weight-decay', 'max-grad-norm', 'lr']) positive(f, k, 0);
   const schedule = (f.schedule as string) ?? 'linear';
@@ -236,7 +246,7 @@ async function cmdTrain(f: Flags) {
   let modules: Map<string, LoraModule>;
   let config: { r: number; alpha: number; rslora: boolean; targets: string[] };
   if (f['init-adapter']) {
-    const { adapter, modules: m } = await loadAdapter(gpu, model, f['init-adapter'] as string, B * seq);
+    const { adapter, modules: m } = await loadAdapter(gpu, model, f['init-adapter'] as string, B * seq, make);
     // the adapter's config decides r, alpha, rsLoRA and the targets; flags may repeat them, not contradict them
     const c = adapter.config;
     const clash = (k: string, given: unknown, has: unknown) => {
@@ -258,13 +268,21 @@ async function cmdTrain(f: Flags) {
     const chosen = model.linearLayers().filter((l: LinearInfo) => targets.some((t) => l.name === t || l.name.endsWith('.' + t)));
     if (!chosen.length) throw new UsageError(`--targets ${targets.join(',')} match no linear layer of this model (it has ${[...new Set(model.linearLayers().map((l) => l.shortName))].join(', ')})`);
     modules = new Map();
-    for (const l of chosen) modules.set(l.name, new LoraModule(gpu, l, B * seq, { r, alpha, rslora: !!f.rslora, seed: (f.seed as number) ?? 42 }));
+    for (const l of chosen) modules.set(l.name, make(gpu, l, B * seq, { r, alpha, rslora: !!f.rslora, seed: (f.seed as number) ?? 42 }));
     model.setAdapters(modules);
     config = { r, alpha, rslora: !!f.rslora, targets };
     log(`new LoRA r=${r} alpha=${alpha}${f.rslora ? ' (rsLoRA)' : ''} on ${modules.size} layers (${targets.join(', ')})`);
   }
   const data = await loadData(f.data as string, files.tokenizer, seq, padIdOf(files));
   const params: AdapterParam[] = [...modules.values()].flatMap((m: AdapterModule) => m.params());
+  // method-specific optimizer options (LoRA+ groups, LoRA-FA's projected update)
+  let methodOpt: Pick<TrainOptions, 'groups' | 'beforeUpdate'> = {};
+  if (method === 'loraplus') methodOpt = { groups: loraplusGroups((f['loraplus-ratio'] as number) ?? LORAPLUS_DEFAULT_RATIO) };
+  if (method === 'lorafa') {
+    const fa = [...modules.values()] as LoraFaModule[];
+    for (const m of fa) await m.prepare(gpu);
+    methodOpt = loraFaOptimizer(fa);
+  }
 
   const trainer = new Trainer(gpu, model, params, data, {
     steps, batch: B, seq, lr: f.lr as number, schedule, warmup: (f.warmup as number) ?? 0,
@@ -272,6 +290,7 @@ async function cmdTrain(f: Flags) {
     weightDecay: (f['weight-decay'] as number) ?? 0, maxGradNorm: (f['max-grad-norm'] as number) ?? 1.0,
     beta1: (f['adam-beta1'] as number) ?? 0.9, beta2: (f['adam-beta2'] as number) ?? 0.999, eps: (f['adam-eps'] as number) ?? 1e-8,
     readEvery: (f['log-every'] as number) ?? 10,
+    ...methodOpt,
   });
   log(`training ${steps} steps of ${B}×${seq} tokens${trainer['opts'].gradAccum > 1 ? ` × ${trainer['opts'].gradAccum} accumulated` : ''}, ${data.count} examples, ${trainer.optimizer.size} trainable parameters`);
   let interrupted = false;
@@ -382,7 +401,7 @@ export async function main(argv: string[], to: Sink = processSink): Promise<numb
       emit(COMMANDS[cmd].usage);
       return 0;
     }
-    const flags = parseFlags(cmd, rest);
+    const flags = await resolveShipped(parseFlags(cmd, rest));
     if (cmd === 'eval') await cmdEval(flags);
     else if (cmd === 'train') await cmdTrain(flags);
     else if (cmd === 'generate') await cmdGenerate(flags);

@@ -16,7 +16,12 @@ export interface AdamWOptions {
   /** global gradient-norm clipping threshold; 0 = no clipping */
   maxGradNorm?: number;
   /** per-group overrides: lr multiplier and weight decay (absent = 1× lr, the global weight decay) */
-  groups?: Record<string, { lrScale?: number; weightDecay?: number }>;
+  groups?: Record<string, { lrScale?: number; weightDecay?: number; eps?: number; rule?: 'adamw' | 'lorafa' }>;
+  /**
+   * Recorded after the global grad norm and before the updates: a method may transform its gradients in place
+   * here (LoRA-FA projects B's gradient through (A·Aᵀ)⁻¹/s²; the clip factor, linear, is applied after).
+   */
+  beforeUpdate?: (gpu: Gpu, step: Step) => Promise<void>;
 }
 
 interface Slot {
@@ -79,12 +84,25 @@ export class AdamW {
   async record(step: Step, lr: number, gradScale = 1): Promise<void> {
     this.t += 1;
     for (const [group, buf] of this.hyper) {
-      const wd = this.opts.groups?.[group]?.weightDecay ?? this.weightDecay;
+      const g = this.opts.groups?.[group];
+      let wd = g?.weightDecay ?? this.weightDecay;
+      let glr = this.groupLr(group, lr);
+      let eps = g?.eps ?? this.eps;
+      if (g?.rule === 'lorafa') {
+        // PEFT's LoRA-FA update: p ← (p − lr·(√bc2/bc1)·m/(√v + eps))·(1 − lr·wd), decay AFTER the step and eps
+        // outside the bias correction. The same, exactly, as the AdamW kernel's p·(1 − lr'·wd') − (lr'/bc1)·m/(√v/√bc2 + eps')
+        // with lr' = lr·(1 − lr·wd), lr'·wd' = lr·wd, eps' = eps/√bc2.
+        const decay = glr * wd;
+        const lrEff = glr * (1 - decay);
+        wd = lrEff === 0 ? 0 : decay / lrEff;
+        glr = lrEff;
+        eps = eps / Math.sqrt(1 - Math.pow(this.beta2, this.t));
+      }
       const h = adamwHyper({
-        lr: this.groupLr(group, lr),
+        lr: glr,
         beta1: this.beta1,
         beta2: this.beta2,
-        eps: this.eps,
+        eps,
         weightDecay: wd,
         step: this.t,
         maxGradNorm: this.maxGradNorm,
@@ -94,6 +112,7 @@ export class AdamW {
     }
     // the global norm (always computed: cheap next to the step, and the trainer may log it)
     await gradNormSquared(this.gpu, step, this.slots.map((s) => ({ buffer: s.param.grad!, n: s.n })), this.normSq);
+    if (this.opts.beforeUpdate) await this.opts.beforeUpdate(this.gpu, step);
     // one adamwMany per group (it pairs tensors into one dispatch where it can: LoRA has many small ones)
     for (const [group, hyper] of this.hyper) {
       const tensors = this.slots.filter((s) => s.group === group).map((s) => ({ n: s.n, param: s.param.buffer, grad: s.param.grad!, m: s.m, v: s.v }));
