@@ -41,11 +41,12 @@ def fetch(work):
 
 def dict_entries(root, name):
     data = gzip.open(os.path.join(root, f'usr/share/dictd/{name}.dict.dz')).read()
-    out = []
+    out, seen = [], set()
     for line in open(os.path.join(root, f'usr/share/dictd/{name}.index'), encoding='utf-8'):
         word, off, ln = line.rstrip('\n').split('\t')
-        if word.startswith('00'):
+        if word.startswith('00') or off in seen:  # inflected headwords point at the same body: keep the first
             continue
+        seen.add(off)
         out.append((word, data[b64(off):b64(off) + b64(ln)].decode('utf-8', 'replace')))
     return out
 
@@ -118,7 +119,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument('--work', default='/tmp/weblora-corpus')
     ap.add_argument('--out', default='demo-data')
-    ap.add_argument('--gcide-fraction', type=float, default=0.30)
+    ap.add_argument('--gcide-fraction', type=float, default=1.0)
     a = ap.parse_args()
     repo = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     root = fetch(a.work)

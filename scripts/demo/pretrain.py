@@ -75,7 +75,7 @@ def greedy(model, torch, tok):
     return out
 
 
-def train(name, budget_s, outdir, tokens, torch, log):
+def train(name, budget_s, outdir, tokens, torch, log, held=None):
     spec = MODELS[name]
     model = make_model(name, torch).cuda()
     nparams = sum(p.numel() for p in model.parameters())
@@ -103,19 +103,27 @@ def train(name, budget_s, outdir, tokens, torch, log):
         opt.step(); opt.zero_grad(set_to_none=True)
         return loss
 
-    warm = 30
+    warm = 60
     t0 = time.time()
     for i in range(warm):
         loss = step_fn(spec['lr'] * (i + 1) / warm)
+        if i == 19:  # time steps 20..59 only: the first ones pay for CUDA/kernel start-up
+            torch.cuda.synchronize(); t1 = time.time()
     torch.cuda.synchronize()
-    per = (time.time() - t0) / warm
+    per = (time.time() - t1) / (warm - 20)
+    budget_s -= time.time() - t0
     total = max(warm + 10, int(budget_s / per))
     log(f'{name}: {per*1000:.1f} ms/step -> {total} steps of {B}x{SEQ} tokens')
     for i in range(warm, total):
         lr = spec['lr'] * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * (i - warm) / (total - warm))))
         loss = step_fn(lr)
-        if i % 500 == 0 or i == total - 1:
+        if i % 1000 == 0 or i == total - 1:
             log(f'{name} step {i} loss {loss.item():.4f} ({time.time()-t0:.0f}s)')
+        if i % 3000 == 0 and held is not None:
+            model.eval()
+            with torch.autocast('cuda', dtype=torch.bfloat16):
+                log(f'{name} step {i} held-out loss (bf16 autocast, 100 ex) {eval_loss(model, held[:100], torch):.4f}')
+            model.train()
     model.to(torch.bfloat16)
     model.generation_config.do_sample = False
     model.generation_config.bos_token_id = 0; model.generation_config.eos_token_id = 0; model.generation_config.pad_token_id = 0
@@ -143,7 +151,7 @@ def cmd_train(a):
               'heldout_predicted_tokens': sum(len(h) - 1 for h in held)}
     for name, budget in (('demo', a.demo_s), ('tiny', a.tiny_s)):
         d = os.path.join(a.out, name)
-        nparams, steps, secs = train(name, budget, d, tokens, torch, log)
+        nparams, steps, secs = train(name, budget, d, tokens, torch, log, held)
         torch.backends.cuda.matmul.allow_tf32 = False
         torch.backends.cudnn.allow_tf32 = False
         m = LlamaForCausalLM.from_pretrained(d, dtype=torch.float32).cuda().eval()
