@@ -12,6 +12,7 @@ import { CausalLM } from './model/causal-lm';
 import { LoraModule, type LoraOptions } from './adapters/lora';
 import { loraplusGroups, LORAPLUS_DEFAULT_RATIO } from './adapters/loraplus';
 import { LoraFaModule, loraFaOptimizer } from './adapters/lorafa';
+import { DoraModule } from './adapters/dora';
 import type { AdapterModule, AdapterParam, LinearInfo } from './adapters/types';
 import { mergeLoraIntoModel, readLoraAdapter, serializeLoraAdapter, type LoraAdapter, type LoraLayerWeights } from './io/peft';
 import { Trainer, evaluateLoss, type Batch, type TrainOptions } from './train/trainer';
@@ -40,7 +41,7 @@ const COMMANDS: Record<string, { spec: Spec; required: string[]; usage: string }
     },
     required: ['model', 'data', 'steps', 'batch', 'seq', 'lr', 'out'],
     usage:
-      'weblora train --model DIR --data FILE --method lora|loraplus|lorafa [--loraplus-ratio 16] [--rank R] [--alpha A] [--rslora] [--targets q_proj,v_proj,...] ' +
+      'weblora train --model DIR --data FILE --method lora|loraplus|lorafa|dora [--loraplus-ratio 16] [--rank R] [--alpha A] [--rslora] [--targets q_proj,v_proj,...] ' +
       '[--init-adapter DIR] --steps S --batch B --seq N --lr LR [--schedule constant|linear|cosine] [--warmup W] ' +
       '[--weight-decay D] [--max-grad-norm G] [--grad-accum K] [--no-shuffle] [--seed K] --out DIR [--json]',
   },
@@ -155,9 +156,11 @@ async function loadModel(gpu: Gpu, dir: string, maxBatch: number, maxSeq: number
 /** LoRA modules from a PEFT adapter folder, matched to the model's linear layers. */
 type LoraMaker = (gpu: Gpu, layer: LinearInfo, maxTokens: number, opts: LoraOptions) => LoraModule;
 const makeLora: LoraMaker = (gpu, layer, maxTokens, opts) => new LoraModule(gpu, layer, maxTokens, opts);
+const makeDora: LoraMaker = (gpu, layer, maxTokens, opts) => new DoraModule(gpu, layer, maxTokens, opts);
 
 async function loadAdapter(gpu: Gpu, model: CausalLM, dir: string, maxTokens: number, make: LoraMaker = makeLora): Promise<{ adapter: LoraAdapter; modules: Map<string, LoraModule> }> {
   const adapter = await readLoraAdapter(nodeDirSource(dir), dir);
+  if (adapter.config.dora) make = makeDora; // a DoRA file always loads as DoRA (eval, generate, train --method dora)
   const layers = new Map(model.linearLayers().map((l) => [l.name, l]));
   const modules = new Map<string, LoraModule>();
   for (const [name, w] of adapter.layers) {
@@ -167,10 +170,11 @@ async function loadAdapter(gpu: Gpu, model: CausalLM, dir: string, maxTokens: nu
       throw new Error(`${dir}: ${name} is [${layer.outDim}, ${layer.inDim}] in the model but the adapter has lora_B [${w.outDim}, ${w.r}], lora_A [${w.r}, ${w.inDim}]`);
     const m = make(gpu, layer, maxTokens, { r: w.r, alpha: adapter.config.alpha, rslora: adapter.config.rslora });
     m.setWeights(w.A, w.B);
+    if (m instanceof DoraModule) m.setMagnitude(gpu, w.magnitude!);
     modules.set(layer.name, m);
   }
   model.setAdapters(modules);
-  log(`adapter ${dir}: ${modules.size} layers, r=${adapter.config.r}, alpha=${adapter.config.alpha}${adapter.config.rslora ? ', rsLoRA' : ''}`);
+  log(`adapter ${dir}: ${modules.size} layers, r=${adapter.config.r}, alpha=${adapter.config.alpha}${adapter.config.rslora ? ', rsLoRA' : ''}${adapter.config.dora ? ', DoRA' : ''}`);
   return { adapter, modules };
 }
 
@@ -226,10 +230,10 @@ const DEFAULT_TARGETS: Record<string, string[]> = { llama: ['q_proj', 'v_proj'],
 
 async function cmdTrain(f: Flags) {
   const method = (f.method as string) ?? 'lora';
-  if (!['lora', 'loraplus', 'lorafa'].includes(method)) throw new UsageError(`--method ${method} is not supported (lora, loraplus, lorafa; rsLoRA with --rslora)`);
+  if (!['lora', 'loraplus', 'lorafa', 'dora'].includes(method)) throw new UsageError(`--method ${method} is not supported (lora, loraplus, lorafa, dora; rsLoRA with --rslora)`);
   if (f['loraplus-ratio'] !== undefined && method !== 'loraplus') throw new UsageError('--loraplus-ratio applies to --method loraplus only');
   if (f['loraplus-ratio'] !== undefined && !((f['loraplus-ratio'] as number) > 0)) throw new UsageError('--loraplus-ratio must be > 0');
-  const make: LoraMaker = method === 'lorafa' ? (g, l, t, o) => new LoraFaModule(g, l, t, o) : makeLora;
+  const make: LoraMaker = method === 'lorafa' ? (g, l, t, o) => new LoraFaModule(g, l, t, o) : method === 'dora' ? makeDora : makeLora;
   for (const k of ['steps', 'batch', 'seq', 'grad-accum', 'rank', 'log-every']) positive(f, k);
   for (const k of ['warmup', 'weight-decay', 'max-grad-norm', 'lr']) positive(f, k, 0);
   const schedule = (f.schedule as string) ?? 'linear';
@@ -252,6 +256,7 @@ async function cmdTrain(f: Flags) {
     const clash = (k: string, given: unknown, has: unknown) => {
       if (given !== undefined && given !== has) throw new UsageError(`--${k} ${given} contradicts --init-adapter's ${k} ${has}`);
     };
+    if (!!c.dora !== (method === 'dora')) throw new UsageError(`--method ${method} contradicts --init-adapter (use_dora ${!!c.dora})`);
     clash('rank', f.rank, c.r);
     clash('alpha', f.alpha, c.alpha);
     if (f.rslora && !c.rslora) throw new UsageError('--rslora contradicts --init-adapter (use_rslora false)');
@@ -269,6 +274,7 @@ async function cmdTrain(f: Flags) {
     if (!chosen.length) throw new UsageError(`--targets ${targets.join(',')} match no linear layer of this model (it has ${[...new Set(model.linearLayers().map((l) => l.shortName))].join(', ')})`);
     modules = new Map();
     for (const l of chosen) modules.set(l.name, make(gpu, l, B * seq, { r, alpha, rslora: !!f.rslora, seed: (f.seed as number) ?? 42 }));
+    for (const m of modules.values()) if (m instanceof DoraModule) await m.initMagnitude(gpu);
     model.setAdapters(modules);
     config = { r, alpha, rslora: !!f.rslora, targets };
     log(`new LoRA r=${r} alpha=${alpha}${f.rslora ? ' (rsLoRA)' : ''} on ${modules.size} layers (${targets.join(', ')})`);
@@ -314,12 +320,13 @@ async function cmdTrain(f: Flags) {
   const layers = new Map<string, LoraLayerWeights>();
   for (const [name, m] of modules) {
     const { A, B: Bw } = await m.getWeights();
-    layers.set(name, { module: name, r: m.r, inDim: m.layer.inDim, outDim: m.layer.outDim, A, B: Bw });
+    const magnitude = m instanceof DoraModule ? await m.getMagnitude(gpu) : undefined;
+    layers.set(name, { module: name, r: m.r, inDim: m.layer.inDim, outDim: m.layer.outDim, A, B: Bw, ...(magnitude ? { magnitude } : {}) });
   }
   const fileBytes = serializeLoraAdapter({
     config: {
       r: config.r, alpha: config.alpha, rslora: config.rslora, targetModules: config.targets,
-      fanInFanOut: cfg.arch === 'gpt2', baseModel: f.model as string,
+      fanInFanOut: cfg.arch === 'gpt2', baseModel: f.model as string, dora: method === 'dora',
     },
     layers,
   });

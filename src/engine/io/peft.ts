@@ -22,6 +22,8 @@ export interface LoraAdapterConfig {
   fanInFanOut: boolean;
   baseModel: string | null;
   dropout?: number;
+  /** DoRA (use_dora): every layer also has lora_magnitude_vector [out] */
+  dora?: boolean;
 }
 
 export interface LoraLayerWeights {
@@ -32,6 +34,8 @@ export interface LoraLayerWeights {
   outDim: number;
   A: Float32Array; // [r, in]
   B: Float32Array; // [out, r]
+  /** DoRA's m [out] (key lora_magnitude_vector) */
+  magnitude?: Float32Array;
 }
 
 export interface LoraAdapter {
@@ -103,7 +107,7 @@ export function adapterConfigObject(c: LoraAdapterConfig): Record<string, unknow
     task_type: 'CAUSAL_LM',
     trainable_token_indices: null,
     use_bdlora: null,
-    use_dora: false,
+    use_dora: !!c.dora,
     use_qalora: false,
     use_rslora: c.rslora,
     velora_config: null,
@@ -115,7 +119,7 @@ export function adapterConfigJson(c: LoraAdapterConfig): string {
   return pythonJson(adapterConfigObject(c)).replace(/^(  "lora_dropout": )(-?\d+),$/m, '$1$2.0,');
 }
 
-/** Reads adapter_config.json text: LoRA only; DoRA, patterns and other PEFT types are refused by name. */
+/** Reads adapter_config.json text: LoRA / rsLoRA / DoRA; patterns and other PEFT types are refused by name. */
 export function parseAdapterConfig(text: string, where = 'adapter_config.json'): LoraAdapterConfig {
   let raw: any;
   try {
@@ -126,7 +130,6 @@ export function parseAdapterConfig(text: string, where = 'adapter_config.json'):
   if (!raw || typeof raw !== 'object') throw new Error(`${where}: not a JSON object`);
   const type = String(raw.peft_type ?? 'LORA').toUpperCase();
   if (type !== 'LORA') throw new Error(`${where}: peft_type ${type} is not supported (LORA only)`);
-  if (raw.use_dora) throw new Error(`${where}: DoRA adapters (use_dora) are not supported`);
   for (const k of ['rank_pattern', 'alpha_pattern'])
     if (raw[k] && Object.keys(raw[k]).length) throw new Error(`${where}: ${k} is not supported`);
   if (raw.bias && raw.bias !== 'none') throw new Error(`${where}: bias "${raw.bias}" is not supported (only "none")`);
@@ -144,6 +147,7 @@ export function parseAdapterConfig(text: string, where = 'adapter_config.json'):
     fanInFanOut: !!raw.fan_in_fan_out,
     baseModel: raw.base_model_name_or_path ?? null,
     dropout: Number(raw.lora_dropout ?? 0),
+    dora: !!raw.use_dora,
   };
 }
 
@@ -244,6 +248,10 @@ export function serializeLoraAdapter(adapter: LoraAdapter): Record<'adapter_conf
     if (l.A.length !== l.r * l.inDim || l.B.length !== l.outDim * l.r) throw new Error(`${l.module}: lora_A/lora_B sizes do not match r=${l.r}, in=${l.inDim}, out=${l.outDim}`);
     tensors.push({ name: `${PREFIX}${l.module}.lora_A.weight`, dtype: 'F32', shape: [l.r, l.inDim], data: l.A });
     tensors.push({ name: `${PREFIX}${l.module}.lora_B.weight`, dtype: 'F32', shape: [l.outDim, l.r], data: l.B });
+    if (adapter.config.dora) {
+      if (!l.magnitude || l.magnitude.length !== l.outDim) throw new Error(`${l.module}: DoRA needs lora_magnitude_vector [${l.outDim}]`);
+      tensors.push({ name: `${PREFIX}${l.module}.lora_magnitude_vector`, dtype: 'F32', shape: [l.outDim], data: l.magnitude });
+    }
   }
   return {
     'adapter_config.json': new TextEncoder().encode(adapterConfigJson(adapter.config)),
@@ -256,8 +264,15 @@ export function parseLoraAdapter(configText: string, weights: Uint8Array, where 
   const config = parseAdapterConfig(configText, `${where}/adapter_config.json`);
   const file = `${where}/adapter_model.safetensors`;
   const st = parseSafetensors(weights, file);
-  const pairs = new Map<string, { A?: TensorData; B?: TensorData }>();
+  const pairs = new Map<string, { A?: TensorData; B?: TensorData; M?: TensorData }>();
   for (const [name, t] of st.tensors) {
+    const mag = /^base_model\.model\.(.+)\.lora_magnitude_vector(?:\.default)?(?:\.weight)?$/.exec(name);
+    if (mag && config.dora) {
+      const p = pairs.get(mag[1]) ?? {};
+      p.M = t;
+      pairs.set(mag[1], p);
+      continue;
+    }
     const m = /^base_model\.model\.(.+)\.lora_([AB])(?:\.default)?\.weight$/.exec(name);
     if (!m) throw new Error(`${file}: tensor ${name} is not a LoRA weight (base_model.model.<module>.lora_A/B.weight)`);
     const p = pairs.get(m[1]) ?? {};
@@ -265,14 +280,19 @@ export function parseLoraAdapter(configText: string, weights: Uint8Array, where 
     pairs.set(m[1], p);
   }
   const layers = new Map<string, LoraLayerWeights>();
-  for (const [module, { A, B }] of pairs) {
+  for (const [module, { A, B, M }] of pairs) {
     if (!A || !B) throw new Error(`${file}: ${module} has only lora_${A ? 'A' : 'B'}`);
+    if (config.dora && (!M || M.shape.length !== 1 || M.shape[0] !== B.shape[0]))
+      throw new Error(`${file}: ${module} needs lora_magnitude_vector [${B.shape[0]}] (use_dora)${M ? `, has [${M.shape}]` : ''}`);
     if (A.shape.length !== 2 || B.shape.length !== 2) throw new Error(`${file}: ${module} lora_A/lora_B must be 2-D`);
     const [r, inDim] = A.shape;
     const [outDim, rB] = B.shape;
     if (rB !== r) throw new Error(`${file}: ${module} lora_A is [${A.shape}] but lora_B is [${B.shape}]`);
     if (r !== config.r) throw new Error(`${file}: ${module} has rank ${r}, adapter_config.json says r=${config.r}`);
-    layers.set(module, { module, r, inDim, outDim, A: tensorToF32(A, `${file}: ${module}.lora_A`), B: tensorToF32(B, `${file}: ${module}.lora_B`) });
+    layers.set(module, {
+      module, r, inDim, outDim, A: tensorToF32(A, `${file}: ${module}.lora_A`), B: tensorToF32(B, `${file}: ${module}.lora_B`),
+      ...(M ? { magnitude: tensorToF32(M, `${file}: ${module}.lora_magnitude_vector`) } : {}),
+    });
   }
   if (!layers.size) throw new Error(`${file}: no LoRA weights`);
   return { config, layers };
@@ -289,7 +309,7 @@ export async function readLoraAdapter(src: FileSource, where = 'adapter'): Promi
 // ---------- merge ----------
 
 /**
- * W (+)= s·B·A in float64, rounded once to the weight's dtype. W is [out, in] (Linear) or, with fanInFanOut,
+ * W (+)= s·B·A in float64 (DoRA: then each row × m/‖row‖), rounded once to the weight's dtype. W is [out, in] (Linear) or, with fanInFanOut,
  * [in, out] (Conv1D), as PEFT's merge does with transpose(delta, fan_in_fan_out). Returns new bytes.
  */
 export function mergeLoraWeight(w: TensorData, l: LoraLayerWeights, scale: number, fanInFanOut: boolean, where = l.module): Uint8Array {
@@ -308,8 +328,16 @@ export function mergeLoraWeight(w: TensorData, l: LoraLayerWeights, scale: numbe
       const a0 = k * inDim;
       for (let i = 0; i < inDim; i++) row[i] += b * A[a0 + i];
     }
-    if (fanInFanOut) for (let i = 0; i < inDim; i++) out[i * outDim + o] = W[i * outDim + o] + row[i];
-    else for (let i = 0; i < inDim; i++) out[o * inDim + i] = W[o * inDim + i] + row[i];
+    // DoRA: the merged row is m/‖W₀ + s·B·A‖ · (W₀ + s·B·A)
+    for (let i = 0; i < inDim; i++) row[i] += fanInFanOut ? W[i * outDim + o] : W[o * inDim + i];
+    let c = 1;
+    if (l.magnitude) {
+      let n2 = 0;
+      for (let i = 0; i < inDim; i++) n2 += row[i] * row[i];
+      c = l.magnitude[o] / Math.sqrt(n2);
+    }
+    if (fanInFanOut) for (let i = 0; i < inDim; i++) out[i * outDim + o] = c * row[i];
+    else for (let i = 0; i < inDim; i++) out[o * inDim + i] = c * row[i];
   }
   return f32ToBytes(out, w.dtype as 'F32' | 'F16' | 'BF16' | 'F64');
 }
