@@ -283,7 +283,7 @@ export function parseLoraAdapter(configText: string, weights: Uint8Array, where 
   for (const [module, { A, B, M }] of pairs) {
     if (!A || !B) throw new Error(`${file}: ${module} has only lora_${A ? 'A' : 'B'}`);
     if (config.dora && (!M || M.shape.length !== 1 || M.shape[0] !== B.shape[0]))
-      throw new Error(`${file}: ${module} needs lora_magnitude_vector [${B.shape[0]}] (use_dora)${M ? `, has [${M.shape}]` : ''}`);
+      throw new Error(`${file}: ${module} needs lora_magnitude_vector [${B.shape[0]}] (DoRA: use_dora)${M ? `, has [${M.shape}]` : ''}`);
     if (A.shape.length !== 2 || B.shape.length !== 2) throw new Error(`${file}: ${module} lora_A/lora_B must be 2-D`);
     const [r, inDim] = A.shape;
     const [outDim, rB] = B.shape;
