@@ -13,6 +13,8 @@ import { LoraModule, type LoraOptions } from './adapters/lora';
 import { loraplusGroups, LORAPLUS_DEFAULT_RATIO } from './adapters/loraplus';
 import { LoraFaModule, loraFaOptimizer } from './adapters/lorafa';
 import { DoraModule } from './adapters/dora';
+import { VeraModule, makeVeraProjections } from './adapters/vera';
+import { isVeraConfigText, readVeraAdapter, serializeVeraAdapter, type VeraAdapter } from './io/peft-vera';
 import type { AdapterModule, AdapterParam, LinearInfo } from './adapters/types';
 import { mergeLoraIntoModel, readLoraAdapter, serializeLoraAdapter, type LoraAdapter, type LoraLayerWeights } from './io/peft';
 import { Trainer, evaluateLoss, type Batch, type TrainOptions } from './train/trainer';
@@ -37,11 +39,11 @@ const COMMANDS: Record<string, { spec: Spec; required: string[]; usage: string }
       'init-adapter': 'string', steps: 'int', batch: 'int', seq: 'int', lr: 'number', schedule: 'string', warmup: 'int',
       'weight-decay': 'number', 'max-grad-norm': 'number', 'grad-accum': 'int', 'no-shuffle': 'bool', seed: 'int',
       out: 'string', json: 'bool', 'adam-beta1': 'number', 'adam-beta2': 'number', 'adam-eps': 'number', 'log-every': 'int',
-      'loraplus-ratio': 'number',
+      'loraplus-ratio': 'number', 'projection-seed': 'int', 'd-initial': 'number',
     },
     required: ['model', 'data', 'steps', 'batch', 'seq', 'lr', 'out'],
     usage:
-      'weblora train --model DIR --data FILE --method lora|loraplus|lorafa|dora [--loraplus-ratio 16] [--rank R] [--alpha A] [--rslora] [--targets q_proj,v_proj,...] ' +
+      'weblora train --model DIR --data FILE --method lora|loraplus|lorafa|dora|vera [--loraplus-ratio 16] [--projection-seed K --d-initial D] [--rank R] [--alpha A] [--rslora] [--targets q_proj,v_proj,...] ' +
       '[--init-adapter DIR] --steps S --batch B --seq N --lr LR [--schedule constant|linear|cosine] [--warmup W] ' +
       '[--weight-decay D] [--max-grad-norm G] [--grad-accum K] [--no-shuffle] [--seed K] --out DIR [--json]',
   },
@@ -158,6 +160,31 @@ type LoraMaker = (gpu: Gpu, layer: LinearInfo, maxTokens: number, opts: LoraOpti
 const makeLora: LoraMaker = (gpu, layer, maxTokens, opts) => new LoraModule(gpu, layer, maxTokens, opts);
 const makeDora: LoraMaker = (gpu, layer, maxTokens, opts) => new DoraModule(gpu, layer, maxTokens, opts);
 
+/** VeRA modules for every layer of a VeRA adapter (projections sliced per layer, λ set from the file). */
+function veraModules(gpu: Gpu, model: CausalLM, adapter: VeraAdapter, maxTokens: number, where: string): Map<string, VeraModule> {
+  const layers = new Map(model.linearLayers().map((l) => [l.name, l]));
+  const proj = { r: adapter.config.r, maxIn: adapter.maxIn, maxOut: adapter.maxOut, A: adapter.A, B: adapter.B };
+  const modules = new Map<string, VeraModule>();
+  for (const [name, w] of adapter.layers) {
+    const layer = layers.get(name) ?? layers.get(`transformer.${name}`);
+    if (!layer) throw new Error(`${where}: the adapter adapts ${name}, which this model does not have`);
+    const m = new VeraModule(gpu, layer, maxTokens, proj, adapter.config.dInitial);
+    m.setLambdas(gpu, w.lambdaD, w.lambdaB);
+    modules.set(layer.name, m);
+  }
+  model.setAdapters(modules);
+  log(`VeRA adapter ${where}: ${modules.size} layers, r=${adapter.config.r}`);
+  return modules;
+}
+
+async function isVeraDir(dir: string): Promise<boolean> {
+  try {
+    return isVeraConfigText(await nodeDirSource(dir).readText('adapter_config.json'));
+  } catch {
+    return false;
+  }
+}
+
 async function loadAdapter(gpu: Gpu, model: CausalLM, dir: string, maxTokens: number, make: LoraMaker = makeLora): Promise<{ adapter: LoraAdapter; modules: Map<string, LoraModule> }> {
   const adapter = await readLoraAdapter(nodeDirSource(dir), dir);
   if (adapter.config.dora) make = makeDora; // a DoRA file always loads as DoRA (eval, generate, train --method dora)
@@ -218,7 +245,8 @@ async function cmdEval(f: Flags) {
   if (f.adapter) await mustExist(f.adapter as string, '--adapter', 'dir');
   const gpu = await getGpu();
   const { model, files } = await loadModel(gpu, f.model as string, B, seq);
-  if (f.adapter) await loadAdapter(gpu, model, f.adapter as string, B * seq);
+  if (f.adapter && (await isVeraDir(f.adapter as string))) veraModules(gpu, model, await readVeraAdapter(nodeDirSource(f.adapter as string), f.adapter as string), B * seq, f.adapter as string);
+  else if (f.adapter) await loadAdapter(gpu, model, f.adapter as string, B * seq);
   const data = await loadData(f.data as string, files.tokenizer, seq, padIdOf(files));
   log(`eval: ${data.count} examples, seq ${seq}`);
   const { loss, tokens } = await evaluateLoss(gpu, model, data, B, seq);
@@ -230,7 +258,9 @@ const DEFAULT_TARGETS: Record<string, string[]> = { llama: ['q_proj', 'v_proj'],
 
 async function cmdTrain(f: Flags) {
   const method = (f.method as string) ?? 'lora';
-  if (!['lora', 'loraplus', 'lorafa', 'dora'].includes(method)) throw new UsageError(`--method ${method} is not supported (lora, loraplus, lorafa, dora; rsLoRA with --rslora)`);
+  if (!['lora', 'loraplus', 'lorafa', 'dora', 'vera'].includes(method)) throw new UsageError(`--method ${method} is not supported (lora, loraplus, lorafa, dora, vera; rsLoRA with --rslora)`);
+  if (method !== 'vera') for (const k of ['projection-seed', 'd-initial']) if (f[k] !== undefined) throw new UsageError(`--${k} applies to --method vera only`);
+  if (method === 'vera') for (const k of ['alpha', 'rslora']) if (f[k] !== undefined) throw new UsageError(`--${k} does not apply to --method vera (VeRA has no α scaling)`);
   if (f['loraplus-ratio'] !== undefined && method !== 'loraplus') throw new UsageError('--loraplus-ratio applies to --method loraplus only');
   if (f['loraplus-ratio'] !== undefined && !((f['loraplus-ratio'] as number) > 0)) throw new UsageError('--loraplus-ratio must be > 0');
   const make: LoraMaker = method === 'lorafa' ? (g, l, t, o) => new LoraFaModule(g, l, t, o) : method === 'dora' ? makeDora : makeLora;
@@ -247,9 +277,32 @@ async function cmdTrain(f: Flags) {
   const gpu = await getGpu();
   const { model, files } = await loadModel(gpu, f.model as string, B, seq);
   const cfg = files.modelConfig;
-  let modules: Map<string, LoraModule>;
-  let config: { r: number; alpha: number; rslora: boolean; targets: string[] };
-  if (f['init-adapter']) {
+  let modules: Map<string, LoraModule> = new Map();
+  let config: { r: number; alpha: number; rslora: boolean; targets: string[] } = { r: 0, alpha: 0, rslora: false, targets: [] };
+  let vera: { adapter: VeraAdapter; modules: Map<string, VeraModule> } | null = null;
+  if (method === 'vera') {
+    let adapter: VeraAdapter;
+    const initDir = f['init-adapter'] as string | undefined;
+    if (initDir) {
+      if (!(await isVeraDir(initDir))) throw new UsageError(`--method vera needs a VeRA adapter (peft_type VERA) as --init-adapter`);
+      adapter = await readVeraAdapter(nodeDirSource(initDir), initDir);
+      if (f.rank !== undefined && f.rank !== adapter.config.r) throw new UsageError(`--rank ${f.rank} contradicts --init-adapter's r ${adapter.config.r}`);
+    } else {
+      const r = (f.rank as number) ?? 256; // PEFT's VeraConfig default
+      const targets = f.targets ? (f.targets as string).split(',').map((s) => s.trim()).filter(Boolean) : DEFAULT_TARGETS[cfg.arch];
+      const chosen = model.linearLayers().filter((l: LinearInfo) => targets.some((t) => l.name === t || l.name.endsWith('.' + t)));
+      if (!chosen.length) throw new UsageError(`--targets ${targets.join(',')} match no linear layer of this model`);
+      const maxIn = Math.max(...chosen.map((l) => l.inDim)), maxOut = Math.max(...chosen.map((l) => l.outDim));
+      const seedP = (f['projection-seed'] as number) ?? 0, dInitial = (f['d-initial'] as number) ?? 0.1;
+      const proj = makeVeraProjections(r, maxIn, maxOut, seedP);
+      adapter = {
+        config: { r, targetModules: targets, projectionSeed: seedP, dInitial, fanInFanOut: cfg.arch === 'gpt2', baseModel: f.model as string },
+        A: proj.A, B: proj.B, maxIn, maxOut,
+        layers: new Map(chosen.map((l) => [l.name, { lambdaD: new Float32Array(r).fill(dInitial), lambdaB: new Float32Array(l.outDim) }])),
+      };
+    }
+    vera = { adapter, modules: veraModules(gpu, model, adapter, B * seq, initDir ?? 'new') };
+  } else if (f['init-adapter']) {
     const { adapter, modules: m } = await loadAdapter(gpu, model, f['init-adapter'] as string, B * seq, make);
     // the adapter's config decides r, alpha, rsLoRA and the targets; flags may repeat them, not contradict them
     const c = adapter.config;
@@ -280,7 +333,7 @@ async function cmdTrain(f: Flags) {
     log(`new LoRA r=${r} alpha=${alpha}${f.rslora ? ' (rsLoRA)' : ''} on ${modules.size} layers (${targets.join(', ')})`);
   }
   const data = await loadData(f.data as string, files.tokenizer, seq, padIdOf(files));
-  const params: AdapterParam[] = [...modules.values()].flatMap((m: AdapterModule) => m.params());
+  const params: AdapterParam[] = [...modules.values(), ...(vera?.modules.values() ?? [])].flatMap((m: AdapterModule) => m.params());
   // method-specific optimizer options (LoRA+ groups, LoRA-FA's projected update)
   let methodOpt: Pick<TrainOptions, 'groups' | 'beforeUpdate'> = {};
   if (method === 'loraplus') methodOpt = { groups: loraplusGroups((f['loraplus-ratio'] as number) ?? LORAPLUS_DEFAULT_RATIO) };
@@ -317,6 +370,18 @@ async function cmdTrain(f: Flags) {
   );
   process.off('SIGINT', onSig);
 
+  if (vera) {
+    const { adapter } = vera;
+    for (const [name, m] of vera.modules) {
+      const { d, b } = await m.getLambdas(gpu);
+      adapter.layers.set(adapter.layers.has(name) ? name : name.replace(/^transformer\./, ''), { lambdaD: d, lambdaB: b });
+    }
+    const bytes = serializeVeraAdapter(adapter);
+    await mkdir(out, { recursive: true });
+    for (const [name, b] of Object.entries(bytes)) await writeFile(path.join(out, name), b);
+    log(`wrote ${out}/adapter_config.json and adapter_model.safetensors (VeRA, ${trainer.stepsDone} steps)`);
+    return;
+  }
   const layers = new Map<string, LoraLayerWeights>();
   for (const [name, m] of modules) {
     const { A, B: Bw } = await m.getWeights();
@@ -362,7 +427,8 @@ async function cmdGenerate(f: Flags) {
   if (!ids!.length) throw new UsageError('the prompt encodes to no tokens');
   for (const id of ids!) if (id >= files.modelConfig.vocabSize) throw new UsageError(`--prompt-ids: ${id} is outside the vocabulary (${files.modelConfig.vocabSize})`);
   const model = await CausalLM.load(gpu, files as any, { maxBatch: 1, maxSeq: ids!.length + maxNew });
-  if (f.adapter) await loadAdapter(gpu, model, f.adapter as string, ids!.length + maxNew);
+  if (f.adapter && (await isVeraDir(f.adapter as string))) veraModules(gpu, model, await readVeraAdapter(nodeDirSource(f.adapter as string), f.adapter as string), ids!.length + maxNew, f.adapter as string);
+  else if (f.adapter) await loadAdapter(gpu, model, f.adapter as string, ids!.length + maxNew);
   const greedy = !!f.greedy || f.temperature === 0;
   const outIds = await model.generate(ids!, {
     maxNewTokens: maxNew, greedy, temperature: (f.temperature as number) ?? 1, topK: f['top-k'] as number | undefined,

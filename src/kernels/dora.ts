@@ -45,3 +45,20 @@ export async function doraBackward(
   const mag = await gpu.pipeline(withLanes(source, 1), 'magnitude_grad', { ACCUMULATE: s.accumulate ? 1 : 0 });
   step.dispatch(mag, [p, dy, z, norm, dm], ...grid(gpu, s.outDim));
 }
+
+// ---- the same two column kernels, named for other methods (VeRA's λ_d / λ_b scales) ----
+
+/** dst = c ⊙ src per column.  src, dst [rows, cols]; c [cols] */
+export async function columnScale(gpu: Gpu, step: Step, s: { rows: number; cols: number }, src: GPUBuffer, c: GPUBuffer, dst: GPUBuffer) {
+  const pipe = await gpu.pipeline(withLanes(source, 1), 'scale_backward');
+  step.dispatch(pipe, [params(gpu, { tokens: s.rows, inDim: 0, outDim: s.cols, rank: 0, scale: 0 }), src, c, dst], ...grid(gpu, Math.ceil((s.rows * s.cols) / WG)));
+}
+
+/** out[c] (+)= Σ_r a[r,c]·b[r,c] / divisor[c] (divisor: a buffer of ones for a plain column dot).  a, b [rows, cols] */
+export async function columnDot(
+  gpu: Gpu, step: Step, s: { rows: number; cols: number; accumulate?: boolean },
+  a: GPUBuffer, b: GPUBuffer, divisor: GPUBuffer, out: GPUBuffer,
+) {
+  const pipe = await gpu.pipeline(withLanes(source, 1), 'magnitude_grad', { ACCUMULATE: s.accumulate ? 1 : 0 });
+  step.dispatch(pipe, [params(gpu, { tokens: s.rows, inDim: 0, outDim: s.cols, rank: 0, scale: 0 }), a, b, divisor, out], ...grid(gpu, s.cols));
+}

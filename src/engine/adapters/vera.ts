@@ -1,0 +1,104 @@
+// VeRA (arXiv 2310.11454) as PEFT's tuners/vera: one frozen random pair shared by every adapted layer,
+// vera_A [r, max_in] and vera_B [max_out, r], sliced per layer (A_s = vera_A[:, :in], B_s = vera_B[:out, :]);
+// trained per layer only two vectors, λ_d [r] (init d_initial) and λ_b [out] (init 0). No α scaling.
+//   forward:  xa = x·A_sᵀ [T, r];  h = λ_d ⊙ xa;  u = h·B_sᵀ [T, out] (saved);  y += λ_b ⊙ u
+//   backward: dλ_b (+)= Σ_t dy ⊙ u;  dh = (λ_b ⊙ dy)·B_s [T, r];  dλ_d (+)= Σ_t dh ⊙ xa;  dx += (λ_d ⊙ dh)·A_s
+// Projections: PEFT draws them from torch's RNG (kaiming_uniform, bound √(6/fan_in)), which JS cannot replay, so
+// new runs draw their own (seeded) and the adapter file always carries them (save_projection).
+import type { Gpu, Step } from '../gpu/runtime';
+import { matmul } from '../../kernels/matmul';
+import { addInto } from '../../kernels/activation';
+import { columnDot, columnScale } from '../../kernels/dora';
+import { seededRandom } from './lora';
+import type { AdapterModule, AdapterParam, LinearInfo } from './types';
+
+export interface VeraProjections {
+  r: number;
+  maxIn: number;
+  maxOut: number;
+  A: Float32Array; // [r, maxIn]
+  B: Float32Array; // [maxOut, r]
+}
+
+/** Seeded Kaiming-uniform projections (gain √2: bound √(6/fan_in); fan_in = maxIn for A, r for B). */
+export function makeVeraProjections(r: number, maxIn: number, maxOut: number, seed: number): VeraProjections {
+  const rand = seededRandom(seed);
+  const A = new Float32Array(r * maxIn), B = new Float32Array(maxOut * r);
+  const bA = Math.sqrt(6 / maxIn), bB = Math.sqrt(6 / r);
+  for (let i = 0; i < A.length; i++) A[i] = (rand() * 2 - 1) * bA;
+  for (let i = 0; i < B.length; i++) B[i] = (rand() * 2 - 1) * bB;
+  return { r, maxIn, maxOut, A, B };
+}
+
+export class VeraModule implements AdapterModule {
+  readonly r: number;
+  private A: GPUBuffer; // A_s [r, in], frozen
+  private B: GPUBuffer; // B_s [out, r], frozen
+  readonly lambdaD: GPUBuffer; // [r]
+  readonly lambdaB: GPUBuffer; // [out]
+  readonly gradD: GPUBuffer;
+  readonly gradB: GPUBuffer;
+  private ones: GPUBuffer; // [max(r, out)] divisor for columnDot
+  private xa: GPUBuffer; // [T, r] saved
+  private u: GPUBuffer; // [T, out] saved
+  private tr: GPUBuffer; // [T, r] scratch
+  private tr2: GPUBuffer; // [T, r] scratch
+  private to: GPUBuffer; // [T, out] scratch
+
+  constructor(gpu: Gpu, readonly layer: LinearInfo, maxTokens: number, proj: VeraProjections, dInitial: number) {
+    const { inDim, outDim } = layer;
+    const r = (this.r = proj.r);
+    if (inDim > proj.maxIn || outDim > proj.maxOut) throw new Error(`${layer.name}: [${outDim}, ${inDim}] exceeds the VeRA projections [${proj.maxOut}, ${proj.maxIn}]`);
+    const a = new Float32Array(r * inDim);
+    for (let k = 0; k < r; k++) a.set(proj.A.subarray(k * proj.maxIn, k * proj.maxIn + inDim), k * inDim);
+    this.A = gpu.buffer(a.byteLength, `${layer.name}.vera_A slice`, a);
+    this.B = gpu.buffer(outDim * r * 4, `${layer.name}.vera_B slice`, proj.B.slice(0, outDim * r));
+    this.lambdaD = gpu.buffer(r * 4, `${layer.name}.vera_lambda_d`, new Float32Array(r).fill(dInitial));
+    this.lambdaB = gpu.buffer(outDim * 4, `${layer.name}.vera_lambda_b`, new Float32Array(outDim));
+    this.gradD = gpu.buffer(r * 4, `${layer.name}.vera_lambda_d.grad`);
+    this.gradB = gpu.buffer(outDim * 4, `${layer.name}.vera_lambda_b.grad`);
+    this.ones = gpu.buffer(Math.max(r, outDim) * 4, 'ones', new Float32Array(Math.max(r, outDim)).fill(1));
+    this.xa = gpu.buffer(maxTokens * r * 4, `${layer.name}.vera xa`);
+    this.tr = gpu.buffer(maxTokens * r * 4, `${layer.name}.vera [T,r]`);
+    this.tr2 = gpu.buffer(maxTokens * r * 4, `${layer.name}.vera [T,r] 2`);
+    this.u = gpu.buffer(maxTokens * outDim * 4, `${layer.name}.vera u`);
+    this.to = gpu.buffer(maxTokens * outDim * 4, `${layer.name}.vera [T,out]`);
+  }
+
+  params(): AdapterParam[] {
+    return [
+      { name: 'vera_lambda_b', shape: [this.layer.outDim], buffer: this.lambdaB, grad: this.gradB, group: 'B' },
+      { name: 'vera_lambda_d', shape: [this.r], buffer: this.lambdaD, grad: this.gradD, group: 'B' },
+    ];
+  }
+
+  setLambdas(gpu: Gpu, d: Float32Array, b: Float32Array) {
+    if (d.length !== this.r || b.length !== this.layer.outDim) throw new Error(`${this.layer.name}: vera_lambda_d/b have ${d.length}/${b.length} values, expected ${this.r}/${this.layer.outDim}`);
+    gpu.upload(this.lambdaD, d);
+    gpu.upload(this.lambdaB, b);
+  }
+
+  async getLambdas(gpu: Gpu): Promise<{ d: Float32Array; b: Float32Array }> {
+    return { d: await gpu.readF32(this.lambdaD, this.r), b: await gpu.readF32(this.lambdaB, this.layer.outDim) };
+  }
+
+  async forward(gpu: Gpu, step: Step, x: GPUBuffer, y: GPUBuffer, tokens: number): Promise<void> {
+    const { inDim, outDim } = this.layer, r = this.r, T = tokens;
+    await matmul(gpu, step, { M: T, N: r, K: inDim, transB: true }, x, this.A, this.xa); // xa [T, r]
+    await columnScale(gpu, step, { rows: T, cols: r }, this.xa, this.lambdaD, this.tr); // h = λ_d ⊙ xa
+    await matmul(gpu, step, { M: T, N: outDim, K: r, transB: true }, this.tr, this.B, this.u); // u = h·B_sᵀ [T, out]
+    await columnScale(gpu, step, { rows: T, cols: outDim }, this.u, this.lambdaB, this.to); // λ_b ⊙ u
+    await addInto(gpu, step, { n: T * outDim }, y, this.to);
+  }
+
+  async backward(gpu: Gpu, step: Step, x: GPUBuffer, dy: GPUBuffer, dx: GPUBuffer, tokens: number, accumulate: boolean): Promise<GPUBuffer> {
+    const { inDim, outDim } = this.layer, r = this.r, T = tokens;
+    await columnDot(gpu, step, { rows: T, cols: outDim, accumulate }, dy, this.u, this.ones, this.gradB); // dλ_b
+    await columnScale(gpu, step, { rows: T, cols: outDim }, dy, this.lambdaB, this.to); // du = λ_b ⊙ dy
+    await matmul(gpu, step, { M: T, N: r, K: outDim }, this.to, this.B, this.tr); // dh = du·B_s [T, r]
+    await columnDot(gpu, step, { rows: T, cols: r, accumulate }, this.tr, this.xa, this.ones, this.gradD); // dλ_d
+    await columnScale(gpu, step, { rows: T, cols: r }, this.tr, this.lambdaD, this.tr2); // dxa = λ_d ⊙ dh
+    await matmul(gpu, step, { M: T, N: inDim, K: r, accumulate: true }, this.tr2, this.A, dx); // dx += dxa·A_s
+    return dy;
+  }
+}
