@@ -1,6 +1,7 @@
 // Shared by the GPU tests: one device per test file (Vitest forks a process per file), seeded random
 // inputs, relative L2 error, and the poison value outputs are filled with before a kernel runs.
 import { Gpu } from '../../src/engine/gpu/runtime';
+import { mulberry32 } from '../../src/engine/util/random';
 
 let shared: Promise<Gpu> | null = null;
 
@@ -13,16 +14,8 @@ export const POISON = Number.NaN;
 
 /** Deterministic uniform(-1, 1) values (mulberry32), so a failure can be replayed from its seed. */
 export function randn(n: number, seed: number, scale = 1): Float32Array {
-  const out = new Float32Array(n);
-  let a = seed >>> 0;
-  for (let i = 0; i < n; i++) {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    out[i] = ((((t ^ (t >>> 14)) >>> 0) / 4294967296) * 2 - 1) * scale;
-  }
-  return out;
+  const rand = mulberry32(seed);
+  return Float32Array.from({ length: n }, () => (rand() * 2 - 1) * scale);
 }
 
 /** A fresh seed per run (printed on failure through the test name), unless WEBLORA_SEED fixes it. */
