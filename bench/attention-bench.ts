@@ -4,23 +4,13 @@
 import { Gpu } from '../src/engine/gpu/runtime';
 import { attentionBackward, attentionForward, attentionTiles, type AttentionShape } from '../src/kernels/attention';
 import { attentionBackwardRef, attentionForwardRef } from '../test/reference/attention';
+import { uniformArray } from '../src/engine/util/random';
 
 const gpu = await Gpu.create();
 console.log(`device: ${gpu.info.description || gpu.info.vendor} ${gpu.info.architecture} cpuFallback=${gpu.info.cpuFallback}` +
   ` workgroup memory ${gpu.info.limits.maxComputeWorkgroupStorageSize}`);
 
-function rand(n: number, seed: number, scale = 1) {
-  const out = new Float32Array(n);
-  let a = seed >>> 0;
-  for (let i = 0; i < n; i++) {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    out[i] = ((((t ^ (t >>> 14)) >>> 0) / 4294967296) * 2 - 1) * scale;
-  }
-  return out;
-}
+const rand = uniformArray;
 function relL2(got: ArrayLike<number>, want: ArrayLike<number>) {
   let num = 0, den = 0;
   for (let i = 0; i < want.length; i++) {

@@ -8,6 +8,7 @@
 import { Gpu } from '../src/engine/gpu/runtime';
 import { matmul, planMatmul, type MatmulPlan, type MatmulShape } from '../src/kernels/matmul';
 import { loraBackward, loraForward, packWeights16 } from '../src/kernels/linear';
+import { uniformArray } from '../src/engine/util/random';
 
 const args = process.argv.slice(2);
 const small = args.includes('--small');
@@ -16,18 +17,7 @@ const only = args.includes('--only') ? args[args.indexOf('--only') + 1] : '';
 const TARGET_MS = small ? 20 : 150;
 const MAX_ITERS = small ? 4 : 1000;
 
-function rand(n: number, seed: number): Float32Array {
-  const out = new Float32Array(n);
-  let a = seed >>> 0;
-  for (let i = 0; i < n; i++) {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    out[i] = (((t ^ (t >>> 14)) >>> 0) / 4294967296) * 2 - 1;
-  }
-  return out;
-}
+const rand = uniformArray;
 
 /** bf16 by truncation: the bits, and (in place) the f32 values they decode to. */
 function toBf16InPlace(v: Float32Array): Uint16Array {

@@ -1,7 +1,7 @@
 // Shared by the GPU tests: one device per test file (Vitest forks a process per file), seeded random
 // inputs, relative L2 error, and the poison value outputs are filled with before a kernel runs.
 import { Gpu } from '../../src/engine/gpu/runtime';
-import { mulberry32 } from '../../src/engine/util/random';
+import { uniformArray } from '../../src/engine/util/random';
 
 let shared: Promise<Gpu> | null = null;
 
@@ -13,10 +13,7 @@ export function testGpu(): Promise<Gpu> {
 export const POISON = Number.NaN;
 
 /** Deterministic uniform(-1, 1) values (mulberry32), so a failure can be replayed from its seed. */
-export function randn(n: number, seed: number, scale = 1): Float32Array {
-  const rand = mulberry32(seed);
-  return Float32Array.from({ length: n }, () => (rand() * 2 - 1) * scale);
-}
+export const randn = uniformArray;
 
 /** A fresh seed per run (printed on failure through the test name), unless WEBLORA_SEED fixes it. */
 export function freshSeed(): number {
