@@ -9,6 +9,9 @@ import type { Gpu, Step } from '../gpu/runtime';
 import { doraBackward, doraRowNorm, doraScaleForward } from '../../kernels/dora';
 import { LoraModule, type LoraOptions } from './lora';
 import type { AdapterParam, LinearInfo } from './types';
+import type { LoraLayerWeights } from '../io/peft';
+import type { MethodSpec } from './method';
+import { countLoraParams, isLoraConfig, loadLoraRun, newLoraRun, type LoraMaker } from './lora-run';
 
 export class DoraModule extends LoraModule {
   readonly magnitude: GPUBuffer; // m [out]
@@ -51,6 +54,20 @@ export class DoraModule extends LoraModule {
     step.submit();
   }
 
+  async initNew(gpu: Gpu): Promise<void> {
+    await this.initMagnitude(gpu);
+  }
+
+  async exportLayer(): Promise<LoraLayerWeights> {
+    return { ...(await super.exportLayer()), magnitude: await this.getMagnitude(this.gpu) };
+  }
+
+  importLayer(w: LoraLayerWeights): void {
+    super.importLayer(w);
+    if (!w.magnitude) throw new Error(`${this.layer.name}: a DoRA layer needs lora_magnitude_vector`);
+    this.setMagnitude(this.gpu, w.magnitude);
+  }
+
   setMagnitude(gpu: Gpu, m: Float32Array) {
     if (m.length !== this.layer.outDim) throw new Error(`${this.layer.name}: lora_magnitude_vector has ${m.length} values, expected ${this.layer.outDim}`);
     gpu.upload(this.magnitude, m);
@@ -74,3 +91,18 @@ export class DoraModule extends LoraModule {
     return this.dz;
   }
 }
+
+// ---------- the method ----------
+
+const makeDora: LoraMaker = (gpu, layer, maxTokens, opts) => new DoraModule(gpu, layer, maxTokens, opts);
+
+export const doraMethod: MethodSpec = {
+  name: 'dora',
+  title: 'DoRA',
+  summary: 'Splits each adapted weight into a trained magnitude per output row and a direction updated by LoRA.',
+  options: {},
+  countParams: (layers, c) => countLoraParams(layers, c.r) + layers.reduce((a, l) => a + l.outDim, 0),
+  create: (ctx) => newLoraRun(ctx, makeDora, 'DoRA', { dora: true }),
+  matchesConfig: (c) => isLoraConfig(c, true),
+  load: (ctx, files, where) => loadLoraRun(ctx, files, where, makeDora, 'DoRA'),
+};

@@ -5,8 +5,10 @@
 import type { Gpu, Step } from '../gpu/runtime';
 import { loraBackward, loraForward } from '../../kernels/linear';
 import type { AdapterFactory, AdapterModule, AdapterParam, LinearInfo } from './types';
-import type { LoraAdapter } from '../io/peft';
+import type { LoraAdapter, LoraLayerWeights } from '../io/peft';
 import { mulberry32 } from '../util/random';
+import type { MethodSpec } from './method';
+import { countLoraParams, isLoraConfig, loadLoraRun, makeLora, newLoraRun } from './lora-run';
 
 export interface LoraOptions {
   r: number;
@@ -43,7 +45,7 @@ export class LoraModule implements AdapterModule {
   private dyB: GPUBuffer;
 
   constructor(
-    private gpu: Gpu,
+    protected gpu: Gpu,
     readonly layer: LinearInfo,
     readonly maxTokens: number,
     opts: LoraOptions,
@@ -83,6 +85,20 @@ export class LoraModule implements AdapterModule {
   async getWeights(): Promise<{ A: Float32Array; B: Float32Array }> {
     const { inDim, outDim } = this.layer;
     return { A: await this.gpu.readF32(this.A, this.r * inDim), B: await this.gpu.readF32(this.B, outDim * this.r) };
+  }
+
+  /** Called once on a new adapter after construction (DoRA sets m from the initial weights). */
+  async initNew(_gpu: Gpu): Promise<void> {}
+
+  /** This layer's weights as PEFT files hold them (DoRA adds lora_magnitude_vector). */
+  async exportLayer(): Promise<LoraLayerWeights> {
+    const { A, B } = await this.getWeights();
+    return { module: this.layer.name, r: this.r, inDim: this.layer.inDim, outDim: this.layer.outDim, A, B };
+  }
+
+  /** Sets this layer from a PEFT file's weights. */
+  importLayer(w: LoraLayerWeights): void {
+    this.setWeights(w.A, w.B);
   }
 
   private shape(tokens: number) {
@@ -125,3 +141,16 @@ export function loraFromAdapter(gpu: Gpu, layers: LinearInfo[], adapter: LoraAda
   }
   return modules;
 }
+
+// ---------- the method ----------
+
+export const loraMethod: MethodSpec = {
+  name: 'lora',
+  title: 'LoRA',
+  summary: 'Adds a trained low-rank update s·B·A beside each frozen weight (rsLoRA: s = α/√r with --rslora).',
+  options: {},
+  countParams: (layers, c) => countLoraParams(layers, c.r),
+  create: (ctx) => newLoraRun(ctx, makeLora, 'LoRA'),
+  matchesConfig: (c) => isLoraConfig(c, false),
+  load: (ctx, files, where) => loadLoraRun(ctx, files, where, makeLora, 'LoRA'),
+};

@@ -7,6 +7,8 @@ import type { Gpu, Step } from '../gpu/runtime';
 import { matmul } from '../../kernels/matmul';
 import { LoraModule } from './lora';
 import type { AdapterParam } from './types';
+import type { MethodContext, MethodSpec } from './method';
+import { isLoraConfig, loadLoraRun, newLoraRun, type LoraMaker, type LoraRun } from './lora-run';
 
 export const LORAFA_EPS = 1e-6;
 
@@ -72,3 +74,24 @@ export function loraFaOptimizer(modules: Iterable<LoraFaModule>) {
     },
   };
 }
+
+// ---------- the method ----------
+
+const makeLoraFa: LoraMaker = (gpu, layer, maxTokens, opts) => new LoraFaModule(gpu, layer, maxTokens, opts);
+
+async function withProjection(ctx: MethodContext, run: LoraRun): Promise<LoraRun> {
+  const fa = [...run.loraModules.values()] as LoraFaModule[];
+  for (const m of fa) await m.prepare(ctx.gpu);
+  return { ...run, params: run.params.filter((p) => p.grad), optimizer: loraFaOptimizer(fa), describe: `${run.describe}; A frozen` };
+}
+
+export const lorafaMethod: MethodSpec = {
+  name: 'lorafa',
+  title: 'LoRA-FA',
+  summary: "LoRA with A frozen at its random init; only B trains, with PEFT's LoRA-FA optimizer (B's gradient projected through (A·Aᵀ)⁻¹).",
+  options: {},
+  countParams: (layers, c) => layers.reduce((a, l) => a + c.r * l.outDim, 0),
+  create: async (ctx) => withProjection(ctx, await newLoraRun(ctx, makeLoraFa, 'LoRA-FA')),
+  matchesConfig: (c) => isLoraConfig(c, false),
+  load: async (ctx, files, where) => withProjection(ctx, await loadLoraRun(ctx, files, where, makeLoraFa, 'LoRA-FA')),
+};

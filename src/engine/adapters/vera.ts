@@ -11,6 +11,8 @@ import { addInto } from '../../kernels/activation';
 import { columnDot, columnScale } from '../../kernels/dora';
 import { seededRandom } from './lora';
 import type { AdapterModule, AdapterParam, LinearInfo } from './types';
+import { namedParams, type MethodContext, type MethodRun, type MethodSpec } from './method';
+import { readVeraAdapter, serializeVeraAdapter, type VeraAdapter } from '../io/peft-vera';
 
 export interface VeraProjections {
   r: number;
@@ -102,3 +104,61 @@ export class VeraModule implements AdapterModule {
     return dy;
   }
 }
+
+// ---------- the method ----------
+
+/** VeRA modules for every layer of an adapter (projections sliced per layer, λ set from the adapter). */
+function veraRun(ctx: MethodContext, adapter: VeraAdapter, describe: string): MethodRun {
+  const byName = new Map(ctx.layers.map((l) => [l.name, l]));
+  const proj = { r: adapter.config.r, maxIn: adapter.maxIn, maxOut: adapter.maxOut, A: adapter.A, B: adapter.B };
+  const modules = new Map<string, VeraModule>();
+  const fileName = new Map<string, string>(); // model layer name → the adapter's module name
+  for (const [name, w] of adapter.layers) {
+    const layer = byName.get(name) ?? byName.get(`transformer.${name}`);
+    if (!layer) throw new Error(`the VeRA adapter adapts ${name}, which this model does not have`);
+    const m = new VeraModule(ctx.gpu, layer, ctx.maxTokens, proj, adapter.config.dInitial);
+    m.setLambdas(ctx.gpu, w.lambdaD, w.lambdaB);
+    modules.set(layer.name, m);
+    fileName.set(layer.name, name);
+  }
+  return {
+    modules,
+    params: [...modules].flatMap(([name, m]) => namedParams(name, m.params())),
+    describe: `${describe}: ${modules.size} layers, r=${adapter.config.r}`,
+    async exportAdapter() {
+      for (const [name, m] of modules) {
+        const { d, b } = await m.getLambdas(ctx.gpu);
+        adapter.layers.set(fileName.get(name)!, { lambdaD: d, lambdaB: b });
+      }
+      return serializeVeraAdapter(adapter);
+    },
+  };
+}
+
+export const veraMethod: MethodSpec = {
+  name: 'vera',
+  title: 'VeRA',
+  summary: 'One frozen random pair of matrices shared by all layers; each layer trains only two scaling vectors (λ_d, λ_b).',
+  options: {
+    'projection-seed': { kind: 'int', default: 0, min: 0, help: 'seed of the shared random projections' },
+    'd-initial': { kind: 'number', default: 0.1, help: 'initial value of λ_d' },
+  },
+  defaults: { r: 256 }, // PEFT's VeraConfig default
+  rejects: ['alpha', 'rslora'],
+  countParams: (layers, c) => layers.reduce((a, l) => a + c.r + l.outDim, 0),
+  async create(ctx) {
+    const { common, options } = ctx;
+    if (!ctx.layers.length) throw new Error(`the targets ${common.targets.join(',')} match no linear layer of this model`);
+    const r = common.r, dInitial = options['d-initial'] as number, seed = options['projection-seed'] as number;
+    const maxIn = Math.max(...ctx.layers.map((l) => l.inDim)), maxOut = Math.max(...ctx.layers.map((l) => l.outDim));
+    const proj = makeVeraProjections(r, maxIn, maxOut, seed);
+    const adapter: VeraAdapter = {
+      config: { r, targetModules: common.targets, projectionSeed: seed, dInitial, fanInFanOut: common.fanInFanOut, baseModel: common.baseModel },
+      A: proj.A, B: proj.B, maxIn, maxOut,
+      layers: new Map(ctx.layers.map((l) => [l.name, { lambdaD: new Float32Array(r).fill(dInitial), lambdaB: new Float32Array(l.outDim) }])),
+    };
+    return veraRun(ctx, adapter, 'new VeRA');
+  },
+  matchesConfig: (c) => String(c.peft_type ?? '').toUpperCase() === 'VERA',
+  load: async (ctx, files, where) => veraRun(ctx, await readVeraAdapter(files, where), `VeRA adapter ${where}`),
+};
