@@ -39,7 +39,7 @@ describe('CLI errors: one line, exit 1', () => {
     ['missing model folder', ['eval', '--model', path.join(tmp, 'nope'), '--data', data, '--seq', '4'], /--model .*nope does not exist/],
     ['missing data file', ['eval', '--model', modelDir, '--data', path.join(tmp, 'nope.jsonl'), '--seq', '4'], /--data .*nope.jsonl does not exist/],
     ['bad schedule', ['train', '--model', modelDir, '--data', data, '--steps', '1', '--batch', '1', '--seq', '4', '--lr', '1e-3', '--out', tmp, '--schedule', 'step'], /--schedule must be constant, linear or cosine/],
-    ['unsupported method', ['train', '--model', modelDir, '--data', data, '--method', 'adalora', '--steps', '1', '--batch', '1', '--seq', '4', '--lr', '1e-3', '--out', tmp], /--method adalora is not supported/],
+    ['unsupported method', ['train', '--model', modelDir, '--data', data, '--method', 'bogus', '--steps', '1', '--batch', '1', '--seq', '4', '--lr', '1e-3', '--out', tmp], /--method bogus is not supported/],
     ['zero batch', ['train', '--model', modelDir, '--data', data, '--steps', '1', '--batch', '0', '--seq', '4', '--lr', '1e-3', '--out', tmp], /--batch must be ≥ 1/],
     ['both prompts', ['generate', '--model', modelDir, '--prompt', 'a', '--prompt-ids', '1', '--max-new-tokens', '2'], /exactly one of --prompt/],
     ['bad prompt ids', ['generate', '--model', modelDir, '--prompt-ids', '1,x', '--max-new-tokens', '2'], /'x' is not a token id/],

@@ -4,3 +4,5 @@ export { tokenizeExample, IGNORE_INDEX } from './tokenize.ts';
 export type { TokenizedExample } from './tokenize.ts';
 export { makeBatch, batchOrder, epochPermutation, padIdFor } from './batch.ts';
 export type { Batch } from './batch.ts';
+export { tokenizeDataset, tokenizeExamples } from './dataset.ts';
+export type { TokenizedDataset } from './dataset.ts';

@@ -32,6 +32,8 @@ interface Slot {
   group: string;
 }
 
+const slotKey = (s: Slot) => (s.param as AdapterParam & { key?: string }).key ?? s.param.name;
+
 export class AdamW {
   readonly beta1: number;
   readonly beta2: number;
@@ -64,6 +66,28 @@ export class AdamW {
       if (!this.hyper.has(group)) this.hyper.set(group, gpu.buffer(adamwHyperBytes, `adam hyper ${group}`));
     }
     this.normSq = gpu.buffer(4, 'grad norm²', new Float32Array(1));
+  }
+
+  /** The moments, by the params' keys (NamedParam.key, else name): `m.<key>`, `v.<key>` (weblora checkpoints). */
+  async exportState(): Promise<Record<string, Float32Array>> {
+    const out: Record<string, Float32Array> = {};
+    for (const s of this.slots) {
+      out[`m.${slotKey(s)}`] = await this.gpu.readF32(s.m, s.n);
+      out[`v.${slotKey(s)}`] = await this.gpu.readF32(s.v, s.n);
+    }
+    return out;
+  }
+
+  /** Restores moments saved by exportState and the step counter t; every trainable tensor must be present. */
+  importState(t: number, state: Record<string, Float32Array>): void {
+    for (const s of this.slots)
+      for (const which of ['m', 'v'] as const) {
+        const v = state[`${which}.${slotKey(s)}`];
+        if (!v) throw new Error(`the checkpoint has no optimizer state for ${slotKey(s)}`);
+        if (v.length !== s.n) throw new Error(`the checkpoint's optimizer state for ${slotKey(s)} has ${v.length} values, expected ${s.n}`);
+        this.gpu.upload(s[which], v);
+      }
+    this.t = t;
   }
 
   /** number of trainable scalars */

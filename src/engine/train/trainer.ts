@@ -13,6 +13,7 @@ import type { AdapterParam } from '../adapters/types';
 import { AdamW, type AdamWOptions } from './optimizer';
 import { lrAtStep, type ScheduleName } from './schedules';
 import { batchOrder } from '../data/batch';
+import type { MethodRun } from '../adapters/method';
 
 /** What the trainer needs from the model (CausalLM satisfies it). */
 export interface TrainableModel {
@@ -40,6 +41,8 @@ export interface TrainOptions extends AdamWOptions {
   seed: number;
   /** read the loss ring back every N optimizer steps (default 10) */
   readEvery?: number;
+  /** the method's hooks into each optimizer step (AdaLoRA, Delta-LoRA, ...), see adapters/method.ts */
+  hooks?: Pick<MethodRun, 'beforeOptimizer' | 'afterOptimizer' | 'afterStep'>;
 }
 
 export interface StepRecord {
@@ -124,12 +127,15 @@ export class Trainer {
         if (k === 0) step.clear(model.lossSum, 0, 4);
         await model.record(step, { backward: true, accumulate: k > 0 });
         if (k === K - 1) {
+          await opts.hooks?.beforeOptimizer?.(step, model.lossSum, stepNo);
           await this.optimizer.record(step, lr);
+          await opts.hooks?.afterOptimizer?.(step, stepNo);
           step.copy(model.lossSum, 0, this.ring, pending.length * 4, 4);
         }
         step.submit();
         tokens += opts.batch * opts.seq;
       }
+      await opts.hooks?.afterStep?.(stepNo);
       pending.push({ step: stepNo, lr });
       this.stepsDone = stepNo;
       if (pending.length === this.readEvery || this.stepsDone === opts.steps || this.stopped) {
