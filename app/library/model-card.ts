@@ -21,6 +21,11 @@ export function formatNumber(x: number | null | undefined, digits = 4): string {
   return Math.abs(x) < 1e-3 ? x.toExponential(2) : x.toFixed(digits);
 }
 
+/** Losses always with 4 decimals, so 3 reads as 3.0000 beside 2.9871. */
+export function formatLoss(x: number | null | undefined): string {
+  return x === null || x === undefined || !Number.isFinite(x) ? '—' : x.toFixed(4);
+}
+
 /** Tags for the Hub: how PEFT's own cards tag adapters, plus the method. */
 function tags(e: LibraryEntry): string[] {
   const t = new Set<string>();
@@ -65,8 +70,8 @@ export function hyperparameterRows(e: LibraryEntry): [string, string][] {
   }
   if (e.stats.trainableParams !== null) rows.push(['Trainable parameters', formatNumber(e.stats.trainableParams)]);
   if (e.stats.tokensPerSec !== null) rows.push(['Throughput', `${formatNumber(Math.round(e.stats.tokensPerSec))} tokens/s`]);
-  if (e.finalTrainLoss !== null) rows.push(['Final training loss', formatNumber(e.finalTrainLoss)]);
-  if (e.finalValLoss !== null) rows.push(['Final validation loss', formatNumber(e.finalValLoss)]);
+  if (e.finalTrainLoss !== null) rows.push(['Final training loss', formatLoss(e.finalTrainLoss)]);
+  if (e.finalValLoss !== null) rows.push(['Final validation loss', formatLoss(e.finalValLoss)]);
   return rows;
 }
 
