@@ -6,7 +6,7 @@ import { parseSafetensors } from '../../src/engine/io/safetensors';
 import { parseLoraAdapter } from '../../src/engine/io/peft';
 import { parseVeraAdapter } from '../../src/engine/io/peft-vera';
 import { lossCurvePng, modelCardText } from './model-card';
-import { adapterInfo, makeRecord, normalizeEntry, type AdapterInfo, type HistoryPoint, type LibraryEntry, type LibraryRecord, type NewRecordInput, type RunStats } from './record';
+import { adapterInfo, makeRecord, methodTitle, normalizeEntry, type AdapterInfo, type HistoryPoint, type LibraryEntry, type LibraryRecord, type NewRecordInput, type RunStats } from './record';
 
 export const CONFIG = 'adapter_config.json';
 export const WEIGHTS = 'adapter_model.safetensors';
@@ -161,7 +161,7 @@ const PEFT_METHODS: Record<string, (c: Record<string, unknown>) => string> = {
 /** Checks that the files are a PEFT adapter WebLoRA can use, and says what it is. */
 export function validateAdapter(files: Record<string, Uint8Array>, where: string): AdapterSummary {
   if (!files[WEIGHTS]) {
-    const bin = files['adapter_model.bin'];
+    const bin = files['adapter_model.bin'] !== undefined;
     throw new AdapterFileError(
       bin ? `${where} has adapter_model.bin (PyTorch pickle), which a browser cannot read safely.` : `${where} has adapter_config.json but no ${WEIGHTS}.`,
       bin
@@ -216,7 +216,7 @@ export function validateAdapter(files: Record<string, Uint8Array>, where: string
  * A library record from imported files. A zip WebLoRA made (weblora-run.json, training_log.jsonl) comes back
  * with its settings, curve and statistics; any other PEFT adapter becomes an entry with what its config says.
  */
-export function recordFromFiles(dropped: Record<string, Uint8Array>, where: string, now = Date.now()): LibraryRecord {
+export function recordFromFiles(dropped: Record<string, Uint8Array>, where: string, opts: { name?: string; now?: number } = {}): LibraryRecord {
   const files = adapterFolder(dropped, where);
   const summary = validateAdapter(files, where);
   let info: LibraryEntry | null = null;
@@ -234,7 +234,7 @@ export function recordFromFiles(dropped: Record<string, Uint8Array>, where: stri
   const isCheckpoint = CHECKPOINT_FILES.every((f) => kept[f]);
   const stats: RunStats = info?.stats ?? { tokensPerSec: null, peakMemoryBytes: null, trainableParams: summary.trainableParams };
   const input: NewRecordInput = {
-    name: info?.name ?? importName(where, summary),
+    name: info?.name ?? opts.name ?? `${methodTitle(summary.method, null, summary)} adapter · ${summary.baseModel.split('/').pop() || 'unknown model'}`,
     kind: isCheckpoint && info?.settings ? 'checkpoint' : 'adapter',
     method: info?.method ?? summary.method,
     baseModel: summary.baseModel || info?.baseModel || '',
@@ -250,31 +250,41 @@ export function recordFromFiles(dropped: Record<string, Uint8Array>, where: stri
     source: info ? info.source : 'imported',
     createdAt: info?.createdAt,
   };
-  return makeRecord(input, now);
+  return makeRecord(input, opts.now);
 }
 
-function importName(where: string, s: AdapterSummary): string {
-  const base = where.replace(/\.zip$/i, '').split('/').pop() || 'adapter';
-  return base === 'adapter_config.json' || base === WEIGHTS ? `${s.method} adapter for ${s.baseModel || 'unknown model'}` : base;
+/** A file the user dropped or picked, with its path inside what was dropped ("my-adapter/adapter_config.json"). */
+export interface DroppedFile {
+  path: string;
+  file: File;
+}
+
+/** From an <input type=file> list: a folder pick gives each file a webkitRelativePath. */
+export function droppedFromList(list: FileList | File[]): DroppedFile[] {
+  return Array.from(list, (file) => ({ path: (file as File & { webkitRelativePath?: string }).webkitRelativePath || file.name, file }));
 }
 
 /**
- * Files the user dropped or picked: one zip, the two adapter files, or a whole folder (webkitRelativePath).
- * Returns name → bytes and a name for messages.
+ * What the user dropped or picked: one zip, the two adapter files, or a whole folder. Returns name → bytes, a
+ * name for messages (where) and, for a zip or a folder, a name for the entry. Only the adapter's own files are read into memory when a big folder is dropped.
  */
-export async function readDropped(list: File[]): Promise<{ files: Record<string, Uint8Array>; where: string }> {
-  if (!list.length) throw new AdapterFileError('No files were dropped.', 'Drop a zip, an adapter folder, or adapter_config.json with adapter_model.safetensors.');
-  if (list.length === 1 && /\.zip$/i.test(list[0].name)) {
-    const bytes = new Uint8Array(await list[0].arrayBuffer());
-    if (!isZip(bytes)) throw new AdapterFileError(`${list[0].name} is not a zip file.`, 'Drop the zip as downloaded, or the adapter folder itself.');
-    return { files: unzipFiles(bytes, list[0].name), where: list[0].name };
+export async function readDropped(list: DroppedFile[]): Promise<{ files: Record<string, Uint8Array>; where: string; name?: string }> {
+  if (!list.length) throw new AdapterFileError('Nothing was dropped.', 'Drop a zip, an adapter folder, or adapter_config.json with adapter_model.safetensors.');
+  if (list.length === 1 && /\.zip$/i.test(list[0].path)) {
+    const { file } = list[0];
+    const bytes = new Uint8Array(await file.arrayBuffer());
+    if (!isZip(bytes)) throw new AdapterFileError(`${file.name} is not a zip file.`, 'Drop the zip as downloaded, or the adapter folder itself.');
+    return { files: unzipFiles(bytes, file.name), where: file.name, name: file.name.replace(/\.zip$/i, '') };
   }
+  const wanted = new Set([CONFIG, WEIGHTS, RUN_INFO, 'training_log.jsonl', 'training_log.txt', 'adapter_model.bin', ...CHECKPOINT_FILES]);
   const files: Record<string, Uint8Array> = {};
-  let root = '';
-  for (const f of list) {
-    const path = (f as File & { webkitRelativePath?: string }).webkitRelativePath || f.name;
-    root ||= path.includes('/') ? path.slice(0, path.indexOf('/')) : '';
-    files[path] = new Uint8Array(await f.arrayBuffer());
+  for (const { path, file } of list) {
+    // adapter_model.bin is only looked at by name (to say it must be converted): never read
+    const base = path.split('/').pop()!;
+    if (!wanted.has(base)) continue;
+    files[path] = base === 'adapter_model.bin' ? new Uint8Array(0) : new Uint8Array(await file.arrayBuffer());
   }
-  return { files, where: root || (list.length === 1 ? list[0].name : 'the dropped files') };
+  const roots = new Set(list.map(({ path }) => (path.includes('/') ? path.slice(0, path.indexOf('/')) : '')));
+  const root = roots.size === 1 ? [...roots][0] : '';
+  return { files, where: root || (list.length === 1 ? list[0].file.name : 'the dropped files'), ...(root ? { name: root } : {}) };
 }

@@ -22,7 +22,7 @@ describe('download zip', () => {
     expect(strFromU8(files['README.md'])).toContain('![Training loss per step](loss_curve.png)');
     expect(strFromU8(files['training_log.jsonl']).split('\n')[1]).toBe('{"step":2,"loss":3.1,"lr":0.0002,"val_loss":3.3}');
 
-    const back = recordFromFiles(files, fileName, Date.UTC(2025, 0, 3));
+    const back = recordFromFiles(files, fileName, { now: Date.UTC(2025, 0, 3), name: 'ignored: the run info names it' });
     expect(back.id).not.toBe(rec.id);
     for (const k of ['name', 'method', 'baseModel', 'createdAt', 'steps', 'totalSteps', 'finalTrainLoss', 'finalValLoss', 'settings', 'history', 'stats', 'kind', 'source', 'dataSize', 'dataName', 'log', 'adapter', 'sizeBytes'] as const) {
       expect(back[k], k).toEqual(rec[k]);
@@ -63,7 +63,7 @@ describe('importing PEFT adapters', () => {
   it('a plain PEFT folder (any zip layout) becomes an imported adapter entry', () => {
     const peft = loraFiles({ rslora: true });
     const zipped = unzipSync(zipSync({ 'my-adapter/adapter_config.json': peft['adapter_config.json'], 'my-adapter/adapter_model.safetensors': peft['adapter_model.safetensors'], 'my-adapter/README.md': strToU8('hi'), '__MACOSX/._x': new Uint8Array(3) }));
-    const rec = recordFromFiles(zipped, 'my-adapter.zip');
+    const rec = recordFromFiles(zipped, 'my-adapter.zip', { name: 'my-adapter' });
     expect(rec.source).toBe('imported');
     expect(rec.kind).toBe('adapter');
     expect(rec.name).toBe('my-adapter');
@@ -74,6 +74,7 @@ describe('importing PEFT adapters', () => {
     expect(rec.history).toEqual([]);
     expect(rec.stats.trainableParams).toBe(2 * (2 * 6 + 5 * 2));
     expect(Object.keys(rec.files).sort()).toEqual(['adapter_config.json', 'adapter_model.safetensors']);
+    expect(recordFromFiles(peft, 'the dropped files').name).toBe('rsLoRA adapter · SmolLM2-135M');
   });
 
   it('knows DoRA and VeRA, and does not count VeRA’s frozen projections', () => {
