@@ -1,6 +1,6 @@
 // The models and datasets that ship with WebLoRA under public/, reachable by name from the CLI
 // (`--model demo`, `--data demo-define`) so a fresh clone can fine-tune something at once, offline.
-// Node only: the app fetches the same files from its own origin.
+// Node only: the app fetches the same files from its own origin. Hub models (hf:owner/name) resolve here too.
 import type { Flags } from '../cli';
 
 export const SHIPPED_MODELS: Record<string, string> = {
@@ -26,10 +26,20 @@ async function publicDir(): Promise<string> {
   throw new Error('the shipped demo files (public/models, public/datasets) were not found next to this installation');
 }
 
-/** Replaces shipped names in --model and --data with their paths; any other value is left as given. */
-export async function resolveShipped(flags: Flags): Promise<Flags> {
+/**
+ * Replaces shipped names in --model and --data with their paths, and a Hub model (--model hf:owner/name, or an
+ * owner/name that is no local folder) with its cache folder, downloading it first (endpoint: --hub-endpoint, else
+ * $HF_ENDPOINT; token: $HF_TOKEN). The Hub repo id is kept as flags['model-id'] (for base_model_name_or_path).
+ * Any other value is left as given.
+ */
+export async function resolveShipped(flags: Flags, log: (line: string) => void = (l) => void process.stderr.write(l + '\n')): Promise<Flags> {
   const model = typeof flags.model === 'string' ? SHIPPED_MODELS[flags.model] : undefined;
   const data = typeof flags.data === 'string' ? SHIPPED_DATASETS[flags.data] : undefined;
+  if (!model && typeof flags.model === 'string') {
+    const { resolveHubModel } = await import('./hub-node.ts');
+    const hub = await resolveHubModel(flags.model, { endpoint: flags['hub-endpoint'] as string | undefined, log });
+    if (hub) flags = { ...flags, model: hub.dir, 'model-id': hub.repo };
+  }
   if (!model && !data) return flags;
   const root = await publicDir();
   const path = await import('node:path');
