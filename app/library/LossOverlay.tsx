@@ -1,0 +1,64 @@
+// Several runs' loss curves on one chart (recharts): one solid line per run for the training loss, dots on a
+// dashed line of the same colour for its validation loss; step on x.
+import { CartesianGrid, Legend, Line, LineChart, ResponsiveContainer, Tooltip, XAxis, YAxis } from 'recharts';
+import { trainKey, valKey, type ChartRow, type CompareRun } from './compare';
+
+export interface LossOverlayProps {
+  runs: CompareRun[];
+  rows: ChartRow[];
+  colorOf(id: string): string;
+  showVal: boolean;
+  height?: number;
+}
+
+export function LossOverlay({ runs, rows, colorOf, showVal, height = 320 }: LossOverlayProps) {
+  const names = new Map<string, string>();
+  for (const r of runs) {
+    names.set(trainKey(r.id), r.name + (r.live ? ' (training)' : ''));
+    names.set(valKey(r.id), `${r.name} (validation)`);
+  }
+  return (
+    <div className="lib-chart" data-testid="compare-chart">
+      <ResponsiveContainer width="100%" height={height}>
+        <LineChart data={rows} margin={{ top: 8, right: 16, bottom: 8, left: 0 }}>
+          <CartesianGrid stroke="#e2e6ed" strokeDasharray="3 3" />
+          <XAxis dataKey="step" type="number" domain={['dataMin', 'dataMax']} allowDecimals={false} tick={{ fontSize: 12 }} label={{ value: 'step', position: 'insideBottomRight', offset: -4, fontSize: 12 }} />
+          <YAxis domain={['auto', 'auto']} tick={{ fontSize: 12 }} width={56} tickFormatter={(v: number) => v.toFixed(2)} />
+          <Tooltip
+            formatter={(v, key) => [typeof v === 'number' ? v.toFixed(4) : String(v), names.get(String(key)) ?? String(key)]}
+            labelFormatter={(s) => `step ${s}`}
+          />
+          <Legend formatter={(key) => names.get(String(key)) ?? String(key)} wrapperStyle={{ fontSize: 12 }} />
+          {runs.map((r) => (
+            <Line
+              key={trainKey(r.id)}
+              dataKey={trainKey(r.id)}
+              stroke={colorOf(r.id)}
+              strokeWidth={2}
+              strokeDasharray={r.live ? '6 3' : undefined}
+              dot={false}
+              connectNulls
+              isAnimationActive={false}
+            />
+          ))}
+          {showVal &&
+            runs
+              .filter((r) => r.history.some((h) => h.valLoss !== undefined))
+              .map((r) => (
+                <Line
+                  key={valKey(r.id)}
+                  dataKey={valKey(r.id)}
+                  stroke={colorOf(r.id)}
+                  strokeWidth={1}
+                  strokeDasharray="2 4"
+                  dot={{ r: 3, fill: colorOf(r.id) }}
+                  connectNulls
+                  isAnimationActive={false}
+                  legendType="circle"
+                />
+              ))}
+        </LineChart>
+      </ResponsiveContainer>
+    </div>
+  );
+}
