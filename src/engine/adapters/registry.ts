@@ -6,12 +6,14 @@ import { loraplusMethod } from './loraplus';
 import { lorafaMethod } from './lorafa';
 import { doraMethod } from './dora';
 import { veraMethod } from './vera';
+import { adaloraMethod } from './adalora';
 
 export const METHODS: Partial<Record<MethodName, MethodSpec>> = {
   lora: loraMethod,
   loraplus: loraplusMethod,
   vera: veraMethod,
   lorafa: lorafaMethod,
+  adalora: adaloraMethod,
   dora: doraMethod,
 };
 
