@@ -23,9 +23,9 @@ const methodUsage = () =>
 
 export const COMMANDS: Record<string, { spec: Spec; required: string[]; usage: () => string }> = {
   eval: {
-    spec: { model: 'string', adapter: 'string', data: 'string', seq: 'int', batch: 'int', json: 'bool' },
+    spec: { model: 'string', adapter: 'string', data: 'string', seq: 'int', batch: 'int', json: 'bool', 'hub-endpoint': 'string' },
     required: ['model', 'data', 'seq'],
-    usage: () => 'weblora eval --model DIR [--adapter DIR] --data FILE --seq N [--batch B] [--json]',
+    usage: () => 'weblora eval --model DIR|hf:OWNER/NAME [--adapter DIR] --data FILE --seq N [--batch B] [--json] [--hub-endpoint URL]',
   },
   train: {
     spec: {
@@ -33,26 +33,28 @@ export const COMMANDS: Record<string, { spec: Spec; required: string[]; usage: (
       'init-adapter': 'string', resume: 'string', steps: 'int', batch: 'int', seq: 'int', lr: 'number', schedule: 'string', warmup: 'int',
       'weight-decay': 'number', 'max-grad-norm': 'number', 'grad-accum': 'int', 'no-shuffle': 'bool', seed: 'int',
       out: 'string', json: 'bool', 'adam-beta1': 'number', 'adam-beta2': 'number', 'adam-eps': 'number', 'log-every': 'int',
+      'hub-endpoint': 'string',
     },
     // --steps/--batch/--seq/--lr are required unless --resume gives them (checked in the command)
     required: ['model', 'data', 'out'],
     usage: () =>
-      `weblora train --model DIR --data FILE --method ${methodNames()} ${methodUsage()} [--rank R] [--alpha A] [--rslora] [--targets q_proj,v_proj,...] ` +
+      `weblora train --model DIR|hf:OWNER/NAME --data FILE --method ${methodNames()} ${methodUsage()} [--rank R] [--alpha A] [--rslora] [--targets q_proj,v_proj,...] ` +
       '[--init-adapter DIR | --resume CHECKPOINT_DIR] --steps S --batch B --seq N --lr LR [--schedule constant|linear|cosine] [--warmup W] ' +
-      '[--weight-decay D] [--max-grad-norm G] [--grad-accum K] [--no-shuffle] [--seed K] --out DIR [--json]',
+      '[--weight-decay D] [--max-grad-norm G] [--grad-accum K] [--no-shuffle] [--seed K] --out DIR [--json] [--hub-endpoint URL]',
   },
   generate: {
     spec: {
       model: 'string', adapter: 'string', prompt: 'string', 'prompt-ids': 'string', 'max-new-tokens': 'int', greedy: 'bool',
       temperature: 'number', 'top-k': 'int', 'top-p': 'number', seed: 'int', json: 'bool', 'ignore-eos': 'bool',
+      'hub-endpoint': 'string',
     },
     required: ['model', 'max-new-tokens'],
-    usage: () => 'weblora generate --model DIR [--adapter DIR] (--prompt TEXT | --prompt-ids 1,2,3) --max-new-tokens N [--greedy] [--temperature T --top-k K --top-p P --seed S] [--ignore-eos] [--json]',
+    usage: () => 'weblora generate --model DIR|hf:OWNER/NAME [--adapter DIR] (--prompt TEXT | --prompt-ids 1,2,3) --max-new-tokens N [--greedy] [--temperature T --top-k K --top-p P --seed S] [--ignore-eos] [--json] [--hub-endpoint URL]',
   },
   merge: {
-    spec: { model: 'string', adapter: 'string', out: 'string' },
+    spec: { model: 'string', adapter: 'string', out: 'string', 'hub-endpoint': 'string' },
     required: ['model', 'adapter', 'out'],
-    usage: () => 'weblora merge --model DIR --adapter DIR --out DIR',
+    usage: () => 'weblora merge --model DIR|hf:OWNER/NAME --adapter DIR --out DIR [--hub-endpoint URL]',
   },
 };
 

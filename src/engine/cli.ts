@@ -153,7 +153,7 @@ async function cmdTrain(f: Flags) {
   if (!dir && f.targets && !selectLayers(model.linearLayers(), settings.targets!).length)
     throw new UsageError(`--targets ${settings.targets!.join(',')} match no linear layer of this model (it has ${[...new Set(model.linearLayers().map((l) => l.shortName))].join(', ')})`);
   const session = await TrainingSession.create({
-    gpu, model, arch: cfg.arch, baseModel: f.model as string, data, settings, log,
+    gpu, model, arch: cfg.arch, baseModel: (f['model-id'] ?? f.model) as string, data, settings, log,
     ...(f['init-adapter'] ? { init: from } : {}), ...(f.resume ? { resume: from } : {}),
   });
   const { steps, batch, seq, gradAccum = 1 } = settings;
@@ -257,7 +257,7 @@ export async function main(argv: string[], to: Sink = processSink): Promise<numb
       emit(COMMANDS[cmd].usage());
       return 0;
     }
-    const flags = await resolveShipped(parseFlags(cmd, rest));
+    const flags = await resolveShipped(parseFlags(cmd, rest), log);
     if (cmd === 'eval') await cmdEval(flags);
     else if (cmd === 'train') await cmdTrain(flags);
     else if (cmd === 'generate') await cmdGenerate(flags);

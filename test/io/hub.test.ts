@@ -308,29 +308,39 @@ describe('Node: hf:owner/name into a cache folder', () => {
 });
 
 describe('CLI', () => {
-  it('weblora eval --model hf:test/tiny: the loss of the local fixture folder; a bare owner/name that is no folder goes to the Hub', async () => {
-    const { cli, fx, expectOf } = await import('../cli/fixture-cases');
-    const e = expectOf('llama');
-    const env = { HF_ENDPOINT: process.env.HF_ENDPOINT, WEBLORA_CACHE: process.env.WEBLORA_CACHE };
-    process.env.HF_ENDPOINT = hubUrl;
-    process.env.WEBLORA_CACHE = mkdtempSync(path.join(tmpdir(), 'weblora-hub-cli-'));
-    try {
-      const args = ['--data', path.join(fx, 'data.jsonl'), '--seq', String(e.seq), '--json'];
-      const local = (await cli(['eval', '--model', fixture, ...args])).json[0];
-      const first = await counting(() => cli(['eval', '--model', 'hf:test/tiny', ...args]));
-      expect(first.result.json[0]).toEqual(local);
-      expect(Math.abs(first.result.json[0].loss - e.eval.base.loss) / e.eval.base.loss).toBeLessThan(1e-4);
-      expect(first.reqs.filter((r) => r.startsWith('cdn')).length).toBe(1);
-      const again = await counting(() => cli(['eval', '--model', 'test/tiny', ...args]));
-      expect(again.result.json[0]).toEqual(local);
-      expect(again.reqs).toEqual(['hub /api/models/test/tiny/revision/main']);
-      const { main } = await import('../../src/engine/cli');
-      const err: string[] = [];
-      expect(await main(['eval', '--model', 'test/nope', ...args], { out: () => undefined, err: (l) => err.push(l) })).toBe(1);
-      expect(err.join('\n')).toMatch(/weblora: error: test\/nope is not a local folder, and on the Hub: .*not found, or private/);
-    } finally {
-      for (const [k, v] of Object.entries(env)) if (v === undefined) delete process.env[k];
-      else process.env[k] = v;
-    }
+  const env = { HF_ENDPOINT: process.env.HF_ENDPOINT, WEBLORA_CACHE: process.env.WEBLORA_CACHE };
+  beforeAll(() => void (process.env.WEBLORA_CACHE = mkdtempSync(path.join(tmpdir(), 'weblora-hub-cli-'))));
+  afterAll(() => {
+    for (const [k, v] of Object.entries(env)) if (v === undefined) delete process.env[k];
+    else process.env[k] = v;
   });
+  const fx = path.resolve(__dirname, '../fixtures');
+  const e = JSON.parse(readFileSync(path.join(fx, 'llama/expect.json'), 'utf8'));
+  const data = path.join(fx, 'data.jsonl');
+  const args = ['--data', data, '--seq', String(e.seq), '--json'];
+
+  it('eval --model hf:test/tiny --hub-endpoint: the loss of the local fixture folder; then a bare owner/name (HF_ENDPOINT) from the cache', async () => {
+    const { cli } = await import('../cli/fixture-cases');
+    const local = (await cli(['eval', '--model', fixture, ...args])).json[0];
+    const first = await counting(() => cli(['eval', '--model', 'hf:test/tiny', '--hub-endpoint', hubUrl, ...args]));
+    expect(first.result.json[0]).toEqual(local);
+    expect(Math.abs(first.result.json[0].loss - e.eval.base.loss) / e.eval.base.loss).toBeLessThan(1e-4);
+    expect(first.reqs.filter((r) => r.startsWith('cdn')).length).toBe(1);
+    expect(first.result.err.some((l) => /downloading test\/tiny from http:\/\/127\.0\.0\.1/.test(l))).toBe(true);
+    process.env.HF_ENDPOINT = hubUrl;
+    const again = await counting(() => cli(['eval', '--model', 'test/tiny', ...args]));
+    expect(again.result.json[0]).toEqual(local);
+    expect(again.reqs).toEqual(['hub /api/models/test/tiny/revision/main']);
+    const { main } = await import('../../src/engine/cli');
+    const err: string[] = [];
+    expect(await main(['eval', '--model', 'test/nope', ...args], { out: () => undefined, err: (l) => err.push(l) })).toBe(1);
+    expect(err.join('\n')).toMatch(/weblora: error: test\/nope is not a local folder, and on the Hub: .*not found, or private/);
+  }, 300_000);
+
+  it('train --model hf:test/tiny: the adapter records the Hub id as its base model, not the cache folder', async () => {
+    const { cli } = await import('../cli/fixture-cases');
+    const out = path.join(process.env.WEBLORA_CACHE!, 'adapter');
+    await cli(['train', '--model', 'hf:test/tiny', '--hub-endpoint', hubUrl, '--data', data, '--steps', '1', '--batch', '1', '--seq', '8', '--lr', '1e-3', '--out', out]);
+    expect(JSON.parse(readFileSync(path.join(out, 'adapter_config.json'), 'utf8')).base_model_name_or_path).toBe('test/tiny');
+  }, 300_000);
 });

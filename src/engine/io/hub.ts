@@ -41,6 +41,8 @@ export interface HubListing {
   revision: string;
   /** The commit the files are fetched at: the listing's sha (the revision itself if the server gives none). */
   commit: string;
+  /** The repo asks users to accept conditions (and so needs a token). */
+  gated: boolean;
   /** The files a model needs, config.json first, weights last. */
   files: HubFile[];
   totalBytes: number;
@@ -290,9 +292,7 @@ export async function listHubFiles(repo: string, o: HubOptions = {}): Promise<Hu
     });
   const gated = !!info.gated; // false, or "auto" / "manual"
   const ctx: Ctx = { ...base, gated, commit: typeof info.sha === 'string' && info.sha ? info.sha : base.revision };
-  if (gated && !o.token) {
-    throw gatedError(ctx, '');
-  }
+  if (gated && !o.token) throw gatedError(ctx, '');
   const plan = chooseModelFiles(siblings, repo);
   const fetched: Record<string, Uint8Array> = {};
   let files = plan.files;
@@ -304,7 +304,7 @@ export async function listHubFiles(repo: string, o: HubOptions = {}): Promise<Hu
     files = [...files, ...shardFiles(bytes, siblings, repo)];
   }
   const totalBytes = files.reduce((s, f) => s + (f.size ?? 0), 0);
-  return { repo, revision: ctx.revision, commit: ctx.commit, files, totalBytes, fetched };
+  return { repo, revision: ctx.revision, commit: ctx.commit, gated, files, totalBytes, fetched };
 }
 
 /**
@@ -314,7 +314,7 @@ export async function listHubFiles(repo: string, o: HubOptions = {}): Promise<Hu
  */
 export async function downloadHubModel(repo: string, o: HubDownloadOptions = {}): Promise<HubSource> {
   const listing = await listHubFiles(repo, o);
-  const ctx: Ctx = { repo, endpoint: trimSlash(o.endpoint ?? HUB_ENDPOINT), revision: listing.revision, commit: listing.commit, gated: false, o };
+  const ctx: Ctx = { repo, endpoint: trimSlash(o.endpoint ?? HUB_ENDPOINT), revision: listing.revision, commit: listing.commit, gated: listing.gated, o };
   const memory: Record<string, Uint8Array> = { ...listing.fetched };
   const filesTotal = listing.files.length;
   let filesDone = 0, bytesDone = 0, netBytes = 0, netStart = 0;
