@@ -3,7 +3,7 @@
 import { useMemo, useState } from 'react';
 import { library as appLibrary, type Library } from './storage';
 import { useLibraryEntries } from './useLibrary';
-import { bestOf, chartRows, differences, metricOf, PALETTE, runLabel, type CompareRun, type Metric } from './compare';
+import { bestOf, chartRows, defaultSelection, differences, metricOf, PALETTE, runLabel, type CompareRun, type Metric } from './compare';
 import { LossOverlay } from './LossOverlay';
 import { ErrorNote } from './ErrorNote';
 import { formatBytes, formatCount, formatLoss, formatRate } from './format';
@@ -14,7 +14,7 @@ export interface ComparePanelProps {
   records?: CompareRun[];
   /** Runs still training (not yet saved): always shown, dashed, updated as their history grows. */
   live?: CompareRun[];
-  /** Controlled selection of record ids; omit both to let the panel keep it (starts with the 3 newest that have a curve). */
+  /** Controlled selection of record ids; omit both to let the panel keep it (starts with the newest run and those trained like it: defaultSelection). */
   selected?: string[];
   onSelectedChange?(ids: string[]): void;
   /** Used when `records` is omitted; the app's IndexedDB library by default. */
@@ -39,8 +39,8 @@ export function ComparePanel({ records, live = NONE, selected, onSelectedChange,
   const [smoothing, setSmoothing] = useState(0.6);
   const [showVal, setShowVal] = useState(true);
 
-  const defaultSelection = useMemo(() => candidates.filter((r) => r.history.length).slice(0, 3).map((r) => r.id), [candidates]);
-  const ids = selected ?? ownSelection ?? defaultSelection;
+  const initial = useMemo(() => defaultSelection(candidates), [candidates]);
+  const ids = selected ?? ownSelection ?? initial;
   const setIds = (next: string[]) => (onSelectedChange ? onSelectedChange(next) : setOwnSelection(next));
   const toggle = (id: string) => setIds(ids.includes(id) ? ids.filter((x) => x !== id) : [...ids, id]);
 

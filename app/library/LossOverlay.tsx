@@ -1,7 +1,8 @@
 // Several runs' loss curves on one chart (recharts): one solid line per run for the training loss, dots on a
 // dashed line of the same colour for its validation loss; step on x.
 import { CartesianGrid, Legend, Line, LineChart, ResponsiveContainer, Tooltip, XAxis, YAxis } from 'recharts';
-import { trainKey, valKey, type ChartRow, type CompareRun } from './compare';
+import { axisTicks, trainKey, valKey, type ChartRow, type CompareRun } from './compare';
+import { niceTicks } from './model-card';
 
 export interface LossOverlayProps {
   runs: CompareRun[];
@@ -17,13 +18,16 @@ export function LossOverlay({ runs, rows, colorOf, showVal, height = 320 }: Loss
     names.set(trainKey(r.id), r.name + (r.live ? ' (training)' : ''));
     names.set(valKey(r.id), `${r.name} (validation)`);
   }
+  const steps = rows.map((r) => r.step);
+  const xTicks = steps.length > 1 ? niceTicks(steps[0], steps[steps.length - 1], 6) : steps;
+  const y = axisTicks(rows.flatMap((r) => Object.entries(r).flatMap(([k, v]) => (k === 'step' || (!showVal && k.startsWith('v:')) ? [] : [v]))));
   return (
     <div className="lib-chart" data-testid="compare-chart">
       <ResponsiveContainer width="100%" height={height}>
         <LineChart data={rows} margin={{ top: 8, right: 16, bottom: 8, left: 0 }}>
           <CartesianGrid stroke="#e2e6ed" strokeDasharray="3 3" />
-          <XAxis dataKey="step" type="number" domain={['dataMin', 'dataMax']} allowDecimals={false} tick={{ fontSize: 12 }} label={{ value: 'step', position: 'insideBottomRight', offset: -4, fontSize: 12 }} />
-          <YAxis domain={['auto', 'auto']} tick={{ fontSize: 12 }} width={56} tickFormatter={(v: number) => v.toFixed(2)} />
+          <XAxis dataKey="step" type="number" domain={['dataMin', 'dataMax']} ticks={xTicks} allowDecimals={false} tick={{ fontSize: 12 }} label={{ value: 'step', position: 'insideBottomRight', offset: -4, fontSize: 12 }} />
+          <YAxis domain={y?.domain ?? ['auto', 'auto']} ticks={y?.ticks} tick={{ fontSize: 12 }} width={56} tickFormatter={(v: number) => String(v)} />
           <Tooltip
             formatter={(v, key) => [typeof v === 'number' ? v.toFixed(4) : String(v), names.get(String(key)) ?? String(key)]}
             labelFormatter={(s) => `step ${s}`}

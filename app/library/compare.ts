@@ -1,6 +1,6 @@
 // The compare view's data (pure, unit-tested): loss histories of several runs merged into one table of chart
 // rows keyed by step, the best value of each column, and what makes two runs not like-for-like.
-import { smooth } from './model-card';
+import { niceTicks, smooth } from './model-card';
 import { methodTitle, type LibraryEntry } from './record';
 
 /** A run as the compare view needs it: a library entry, or a run still training (live). */
@@ -85,4 +85,25 @@ export function differences(runs: CompareRun[]): string[] {
 export function runLabel(run: CompareRun): string {
   const r = run.settings?.r ?? run.adapter?.r;
   return `${methodTitle(run.method, run.settings, run.adapter)}${r ? ` r=${r}` : ''}`;
+}
+
+/**
+ * The runs to show first: the newest run with a curve and the runs trained like it (same model, data, batch,
+ * steps), at most `max`; when it has no such siblings, simply the newest runs with curves.
+ */
+export function defaultSelection(runs: CompareRun[], max = 4): string[] {
+  const withCurve = runs.filter((r) => r.history.length);
+  if (!withCurve.length) return [];
+  const like = withCurve.filter((r) => differences([withCurve[0], r]).length === 0);
+  return (like.length >= 2 ? like : withCurve).slice(0, max).map((r) => r.id);
+}
+
+/** Axis bounds padded by 5% and round ticks for a set of values. */
+export function axisTicks(values: number[], count = 5): { domain: [number, number]; ticks: number[] } | null {
+  const vs = values.filter(Number.isFinite);
+  if (!vs.length) return null;
+  let lo = Math.min(...vs), hi = Math.max(...vs);
+  if (hi - lo < 1e-9) (lo -= 0.5), (hi += 0.5);
+  const pad = (hi - lo) * 0.05;
+  return { domain: [lo - pad, hi + pad], ticks: niceTicks(lo - pad, hi + pad, count) };
 }

@@ -50,7 +50,7 @@ export function hyperparameterRows(e: LibraryEntry): [string, string][] {
     for (const [k, v] of Object.entries(s.options ?? {})) rows.push([`--${k}`, String(v)]);
     rows.push(['Steps', e.steps === e.totalSteps ? String(e.steps) : `${e.steps} of ${e.totalSteps}`]);
     rows.push(['Batch × sequence', `${s.batch} × ${s.seq}${s.gradAccum && s.gradAccum > 1 ? ` (× ${s.gradAccum} accumulated)` : ''}`]);
-    const sched = [`${s.lr}`, s.schedule ? `${s.schedule} schedule` : null, s.warmup ? `${s.warmup} warmup steps` : null];
+    const sched = [`${s.lr}`, s.schedule ? `${s.schedule} schedule` : null, s.warmup ? `${s.warmup} warmup step${s.warmup === 1 ? '' : 's'}` : null];
     rows.push(['Learning rate', sched.filter(Boolean).join(', ')]);
     if (s.weightDecay !== undefined) rows.push(['Weight decay', String(s.weightDecay)]);
     if (s.maxGradNorm !== undefined) rows.push(['Max grad norm', String(s.maxGradNorm)]);
@@ -185,6 +185,8 @@ export async function lossCurvePng(history: HistoryPoint[], title = 'Training lo
     g.beginPath(), g.moveTo(L, Y(v)), g.lineTo(width - R, Y(v)), g.stroke();
     g.fillText(String(v), L - 8, Y(v));
   }
+  g.strokeStyle = '#9aa3b2';
+  g.beginPath(), g.moveTo(L, T), g.lineTo(L, height - B), g.lineTo(width - R, height - B), g.stroke();
   g.textAlign = 'center';
   g.textBaseline = 'top';
   for (const s of niceTicks(x0, x1, 6)) g.fillText(String(s), X(s), height - B + 8);

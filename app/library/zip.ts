@@ -46,8 +46,9 @@ export function parseTrainingLog(text: string): HistoryPoint[] {
 }
 
 /** The fields of weblora-run.json: the entry minus what is derived from files and the log. */
-function runInfo(e: LibraryEntry): Record<string, unknown> {
+function runInfo(e: LibraryEntry | LibraryRecord): Record<string, unknown> {
   const { history: _h, sizeBytes: _s, log: _l, ...rest } = e;
+  delete (rest as Partial<LibraryRecord>).files; // a record's bytes are in the zip as files, not in this JSON
   return rest;
 }
 
@@ -163,7 +164,7 @@ export function validateAdapter(files: Record<string, Uint8Array>, where: string
   if (!files[WEIGHTS]) {
     const bin = files['adapter_model.bin'] !== undefined;
     throw new AdapterFileError(
-      bin ? `${where} has adapter_model.bin (PyTorch pickle), which a browser cannot read safely.` : `${where} has adapter_config.json but no ${WEIGHTS}.`,
+      bin ? `${where}: adapter_model.bin (PyTorch pickle) cannot be read safely in a browser.` : `No ${WEIGHTS} next to adapter_config.json in ${where}.`,
       bin
         ? 'In Python, load it and save again with model.save_pretrained(path, safe_serialization=True) to get adapter_model.safetensors.'
         : `Add ${WEIGHTS} from the same folder (both files together).`,
@@ -286,5 +287,5 @@ export async function readDropped(list: DroppedFile[]): Promise<{ files: Record<
   }
   const roots = new Set(list.map(({ path }) => (path.includes('/') ? path.slice(0, path.indexOf('/')) : '')));
   const root = roots.size === 1 ? [...roots][0] : '';
-  return { files, where: root || (list.length === 1 ? list[0].file.name : 'the dropped files'), ...(root ? { name: root } : {}) };
+  return { files, where: root ? `the folder ${root}` : 'the dropped files', ...(root ? { name: root } : {}) };
 }

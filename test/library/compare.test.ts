@@ -46,3 +46,24 @@ describe('compare', () => {
     expect(runLabel(run('b', { method: 'vera', adapter: { peftType: 'VERA', r: 256, alpha: null, rslora: false, targets: [] } }))).toBe('VeRA r=256');
   });
 });
+
+describe('compare defaults', () => {
+  it('first shows the newest run and those trained like it', async () => {
+    const { defaultSelection, axisTicks } = await import('../../app/library/compare');
+    const h = [{ step: 1, loss: 1, lr: 0 }];
+    const runs = [
+      run('new', { history: h, settings: SETTINGS, baseModel: 'm' }),
+      run('other-model', { history: h, settings: SETTINGS, baseModel: 'x' }),
+      run('no-curve', { settings: SETTINGS, baseModel: 'm' }),
+      run('same', { history: h, method: 'dora', settings: SETTINGS, baseModel: 'm' }),
+    ];
+    expect(defaultSelection(runs)).toEqual(['new', 'same']);
+    expect(defaultSelection(runs.slice(0, 2))).toEqual(['new', 'other-model']);
+    expect(defaultSelection([run('a')])).toEqual([]);
+    const ax = axisTicks([2.95, 4.62, NaN])!;
+    expect(ax.domain[0]).toBeCloseTo(2.8665, 10);
+    expect(ax.domain[1]).toBeCloseTo(4.7035, 10);
+    expect(ax.ticks).toEqual([3, 3.5, 4, 4.5]);
+    expect(axisTicks([])).toBeNull();
+  });
+});

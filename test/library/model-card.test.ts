@@ -13,7 +13,7 @@ describe('model card', () => {
     expect(text).toContain('| Method | LoRA+ |');
     expect(text).toContain('| --loraplus-ratio | 16 |');
     expect(text).toContain('| Batch × sequence | 2 × 16 |');
-    expect(text).toContain('| Learning rate | 0.0002, cosine schedule, 1 warmup steps |');
+    expect(text).toContain('| Learning rate | 0.0002, cosine schedule, 1 warmup step |');
     expect(text).toContain('| Training data | 120 examples (demo-style.jsonl) |');
     expect(text).toContain('| Trainable parameters | 44 |');
     expect(text).toContain('| Throughput | 1,235 tokens/s |');

@@ -20,6 +20,8 @@ describe('download zip', () => {
     expect(files['adapter_config.json']).toEqual(rec.files['adapter_config.json']);
     expect(files['loss_curve.png']).toEqual(fakePng);
     expect(strFromU8(files['README.md'])).toContain('![Training loss per step](loss_curve.png)');
+    expect(Object.keys(JSON.parse(strFromU8(files['weblora-run.json']))).sort()).not.toContain('files');
+    expect(files['weblora-run.json'].length).toBeLessThan(2000);
     expect(strFromU8(files['training_log.jsonl']).split('\n')[1]).toBe('{"step":2,"loss":3.1,"lr":0.0002,"val_loss":3.3}');
 
     const back = recordFromFiles(files, fileName, { now: Date.UTC(2025, 0, 3), name: 'ignored: the run info names it' });
@@ -88,7 +90,7 @@ describe('importing PEFT adapters', () => {
   const cases: [string, Record<string, Uint8Array>, RegExp, RegExp][] = [
     ['no config', { 'adapter_model.safetensors': loraFiles()['adapter_model.safetensors'] }, /no adapter_config\.json/, /save_pretrained/],
     ['pickle weights', { 'adapter_config.json': loraFiles()['adapter_config.json'], 'adapter_model.bin': new Uint8Array(8) }, /adapter_model\.bin/, /safe_serialization=True/],
-    ['config alone', { 'adapter_config.json': loraFiles()['adapter_config.json'] }, /no adapter_model\.safetensors/, /both files/],
+    ['config alone', { 'adapter_config.json': loraFiles()['adapter_config.json'] }, /No adapter_model\.safetensors next to/, /both files/],
     ['bad JSON', { 'adapter_config.json': strToU8('{"peft_type": '), 'adapter_model.safetensors': loraFiles()['adapter_model.safetensors'] }, /not valid JSON/, /damaged/],
     ['no peft_type', { 'adapter_config.json': strToU8('{"r": 8}'), 'adapter_model.safetensors': loraFiles()['adapter_model.safetensors'] }, /no peft_type/, /save_pretrained/],
     ['unknown method', { 'adapter_config.json': strToU8('{"peft_type": "IA3"}'), 'adapter_model.safetensors': loraFiles()['adapter_model.safetensors'] }, /IA3 is not a method/, /VeRA/],
