@@ -201,8 +201,8 @@ async function hubGet(url: string, ctx: Omit<Ctx, 'commit'>, file?: string): Pro
 function counted(res: Response, expect: number | null, where: string, onBytes: (n: number) => void): ReadableStream<Uint8Array> {
   let n = 0;
   const short = () => new HubError(`${where}: received ${n} bytes but the Hub lists ${expect}: the download was cut short or changed, try again`, 'size');
-  if (!res.body) throw new HubError(`${where}: the answer has no body`, 'http');
-  return res.body.pipeThrough(
+  const body = res.body ?? new ReadableStream<Uint8Array>({ start: (c) => c.close() }); // an empty file
+  return body.pipeThrough(
     new TransformStream<Uint8Array, Uint8Array>({
       transform(chunk, out) {
         n += chunk.byteLength;
