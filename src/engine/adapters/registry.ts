@@ -7,12 +7,14 @@ import { lorafaMethod } from './lorafa';
 import { doraMethod } from './dora';
 import { veraMethod } from './vera';
 import { adaloraMethod } from './adalora';
+import { loradropMethod } from './loradrop';
 
 export const METHODS: Partial<Record<MethodName, MethodSpec>> = {
   lora: loraMethod,
   loraplus: loraplusMethod,
   vera: veraMethod,
   lorafa: lorafaMethod,
+  loradrop: loradropMethod,
   adalora: adaloraMethod,
   dora: doraMethod,
 };
