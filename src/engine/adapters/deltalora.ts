@@ -27,14 +27,17 @@
 import type { Gpu, Step } from '../gpu/runtime';
 import { loraForward } from '../../kernels/linear';
 import { matmul } from '../../kernels/matmul';
-import { serializeLoraAdapter, type LoraLayerWeights } from '../io/peft';
+import { hasFile, memorySource, type FileSource } from '../io/files';
+import { adapterScale, readLoraAdapter, serializeLoraAdapter, type LoraLayerWeights } from '../io/peft';
 import { LoraModule, type LoraOptions } from './lora';
-import { countLoraParams, loadLoraRun, newLoraRun, type LoraMaker, type LoraRun } from './lora-run';
+import { countLoraParams, isLoraConfig, loadLoraRun, newLoraRun, type LoraMaker, type LoraRun } from './lora-run';
 import type { MethodContext, MethodRun, MethodSpec } from './method';
 import type { LinearInfo } from './types';
 
 export const DELTA_START_DEFAULT = 500;
 export const DELTA_LAMBDA_DEFAULT = 2;
+/** session.ts's CHECKPOINT_JSON (not imported: session imports the registry, which imports this file) */
+const CHECKPOINT_FILE = 'weblora.json';
 
 export class DeltaLoraModule extends LoraModule {
   readonly AK: GPUBuffer; // A_K [r, in]: A when the updates began
@@ -132,12 +135,13 @@ export function deltaStartFor(start: number, steps: number): number {
 }
 
 /** Wraps a LoRA run of DeltaLoraModules: the W update after each step past K, the rank-2r export, resume state. */
-async function deltaRun(ctx: MethodContext, base: LoraRun): Promise<MethodRun> {
+function deltaRun(ctx: MethodContext, base: LoraRun): MethodRun {
   const lambda = ctx.options['delta-lambda'] as number;
   const given = ctx.options['delta-start'] as number;
-  const K = deltaStartFor(given, ctx.common.steps);
+  let K = deltaStartFor(given, ctx.common.steps);
   const modules = base.loraModules as Map<string, DeltaLoraModule>;
   const all = [...modules.values()];
+  const active = () => all.length > 0 && all[0].active;
   if (K === 0) {
     // the updates start after step 1: the snapshot is the adapter's starting point
     const step = ctx.gpu.step('delta-lora snapshot');
@@ -152,35 +156,69 @@ async function deltaRun(ctx: MethodContext, base: LoraRun): Promise<MethodRun> {
     ...base,
     describe: `${base.describe}; W += λ·s·Δ(B·A) after every step past ${K}${clamp}, λ = ${lambda}; exported as rank ${r2}`,
     async afterOptimizer(step: Step, stepNo: number) {
+      if (active()) return;
       if (stepNo === K) for (const m of all) m.snapshot(step);
-      else if (stepNo > K && !all[0].active) throw new Error(`Delta-LoRA: step ${stepNo} is past the start ${K} but no snapshot of A, B was taken (resumed without its state?)`);
+      else if (stepNo > K) throw new Error(`Delta-LoRA: step ${stepNo} is past the start ${K} but no snapshot of A, B was taken (resumed without its state?)`);
     },
     async exportAdapter() {
       const layers = new Map<string, LoraLayerWeights>();
       for (const [name, m] of modules) layers.set(name, await m.exportLayer());
       return serializeLoraAdapter({ config, layers });
     },
+    // the exact rank-r A, B (the PEFT files hold the rank-2r export, whose B half is (1+λ)·B rounded) and the snapshot
     async saveState() {
       const tensors: Record<string, Float32Array> = {};
-      if (all[0]?.active)
-        for (const [name, m] of modules) {
-          const { AK, BK } = await m.getSnapshot();
-          tensors[`${name}.delta_A_K`] = AK;
-          tensors[`${name}.delta_B_K`] = BK;
-        }
-      return { json: { deltaStart: K, deltaLambda: lambda, active: !!all[0]?.active }, tensors };
+      for (const [name, m] of modules) {
+        const { A, B } = await m.getWeights();
+        tensors[`${name}.A`] = A;
+        tensors[`${name}.B`] = B;
+        if (!m.active) continue;
+        const { AK, BK } = await m.getSnapshot();
+        tensors[`${name}.A_K`] = AK;
+        tensors[`${name}.B_K`] = BK;
+      }
+      return { json: { delta_start: K, delta_lambda: lambda, delta_active: active() }, tensors };
     },
     async restoreState(json, tensors) {
-      if (json.deltaLambda !== lambda || json.deltaStart !== K)
-        throw new Error(`Delta-LoRA: the checkpoint ran with λ = ${json.deltaLambda}, start ${json.deltaStart}; this run has λ = ${lambda}, start ${K}`);
-      if (!json.active) return; // K = 0 took its snapshot at create(); later ones come in afterOptimizer
+      // a changed λ would break the telescoping sum the snapshot stands for
+      if (json.delta_lambda !== lambda) throw new Error(`Delta-LoRA: the checkpoint ran with --delta-lambda ${String(json.delta_lambda)}, this run has ${lambda}`);
+      // once begun, the updates continue from the snapshot whatever --steps now is (K stays); else K is this run's
+      if (json.delta_active) K = json.delta_start as number;
       for (const [name, m] of modules) {
-        const AK = tensors[`${name}.delta_A_K`], BK = tensors[`${name}.delta_B_K`];
-        if (!AK || !BK) throw new Error(`Delta-LoRA: the checkpoint has no snapshot for ${name}`);
+        const [A, B, AK, BK] = ['A', 'B', 'A_K', 'B_K'].map((k) => tensors[`${name}.${k}`]);
+        if (!A || !B) throw new Error(`Delta-LoRA: the checkpoint has no A, B for ${name}`);
+        m.setWeights(A, B);
+        if (!json.delta_active) {
+          m.active = false; // not begun at the checkpoint: afterOptimizer takes it at step K (or says it was missed)
+          continue;
+        }
+        if (!AK || !BK) throw new Error(`Delta-LoRA: the checkpoint has no snapshot A_K, B_K for ${name}`);
         m.setSnapshot(AK, BK);
       }
     },
   };
+}
+
+/**
+ * A checkpoint's adapter files (resume) hold the rank-2r export: back to rank r, A = A'[:r], B = B'[:, :r]/(1+λ)
+ * (restoreState then sets the exact A, B and the snapshot). r and α come from the run's settings, checked against
+ * the file's 2r and α'.
+ */
+async function rankRFromExport(ctx: MethodContext, files: FileSource, where: string): Promise<FileSource> {
+  const ad = await readLoraAdapter(files, where);
+  const { r, alpha, rslora } = ctx.common;
+  const lambda = ctx.options['delta-lambda'] as number;
+  if (ad.config.r !== 2 * r || Math.abs(adapterScale(ad.config) - adapterScale({ r, alpha, rslora })) > 1e-6 * Math.abs(adapterScale(ad.config)))
+    throw new Error(`${where}: a Delta-LoRA checkpoint of r=${r}, alpha=${alpha} has rank ${2 * r} and the same scale; this one has r=${ad.config.r}, alpha=${ad.config.alpha}`);
+  const layers = new Map<string, LoraLayerWeights>();
+  for (const [name, w] of ad.layers) {
+    const A = w.A.slice(0, r * w.inDim);
+    const B = new Float32Array(w.outDim * r);
+    const begun = w.B.some((v, i) => i % (2 * r) >= r && v !== 0);
+    for (let o = 0; o < w.outDim; o++) for (let k = 0; k < r; k++) B[o * r + k] = w.B[o * 2 * r + k] / (begun ? 1 + lambda : 1);
+    layers.set(name, { module: name, r, inDim: w.inDim, outDim: w.outDim, A, B });
+  }
+  return memorySource(serializeLoraAdapter({ config: { ...ad.config, r, alpha }, layers }));
 }
 
 const maker = (lambda: number): LoraMaker => (gpu, layer, maxTokens, opts) => new DeltaLoraModule(gpu, layer, maxTokens, opts, lambda);
@@ -195,6 +233,11 @@ export const deltaloraMethod: MethodSpec = {
   },
   countParams: (layers, c) => countLoraParams(layers, c.r),
   create: async (ctx) => deltaRun(ctx, await newLoraRun(ctx, maker(ctx.options['delta-lambda'] as number), 'Delta-LoRA')),
-  // --init-adapter: a rank-r LoRA file as the starting (A, B); W₀ is the base as loaded
-  load: async (ctx, files, where) => deltaRun(ctx, await loadLoraRun(ctx, files, where, maker(ctx.options['delta-lambda'] as number), 'Delta-LoRA')),
+  // a PEFT LoRA file: the starting (A, B) for --init-adapter (any rank), or a Delta-LoRA checkpoint for --resume.
+  // Never picked for eval: the registry takes the first method accepting a LORA config, plain LoRA, which is exact here.
+  matchesConfig: (c) => isLoraConfig(c, false),
+  load: async (ctx, files, where) => {
+    const src = (await hasFile(files, CHECKPOINT_FILE)) ? await rankRFromExport(ctx, files, where) : files;
+    return deltaRun(ctx, await loadLoraRun(ctx, src, where, maker(ctx.options['delta-lambda'] as number), 'Delta-LoRA'));
+  },
 };

@@ -8,6 +8,7 @@ import { doraMethod } from './dora';
 import { veraMethod } from './vera';
 import { adaloraMethod } from './adalora';
 import { loradropMethod } from './loradrop';
+import { deltaloraMethod } from './deltalora';
 
 export const METHODS: Partial<Record<MethodName, MethodSpec>> = {
   lora: loraMethod,
@@ -17,6 +18,7 @@ export const METHODS: Partial<Record<MethodName, MethodSpec>> = {
   loradrop: loradropMethod,
   adalora: adaloraMethod,
   dora: doraMethod,
+  deltalora: deltaloraMethod,
 };
 
 /** The methods available, in the order. */
