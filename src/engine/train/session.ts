@@ -104,7 +104,7 @@ export class TrainingSession {
     const log = a.log ?? (() => {});
     const s = a.settings;
     const spec = methodSpec(s.method);
-    for (const k of spec.rejects ?? []) if ((s as unknown as Record<string, unknown>)[k] !== undefined) throw new Error(`--${k} does not apply to --method ${s.method}`);
+    for (const k of spec.rejects ?? []) if (![undefined, false].includes((s as unknown as Record<string, unknown>)[k] as undefined)) throw new Error(`--${k} does not apply to --method ${s.method}`);
     const options = resolveOptions(spec, s.options ?? {});
     const all = a.model.linearLayers();
     const targets = s.targets?.length ? s.targets : DEFAULT_TARGETS[a.arch] ?? ['q_proj', 'v_proj'];
