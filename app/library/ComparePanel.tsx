@@ -89,8 +89,9 @@ export function ComparePanel({ records, live = NONE, selected, onSelectedChange,
                   <span className="mono">{smoothing.toFixed(2)}</span>
                 </label>
                 <label>
-                  <input type="checkbox" checked={showVal} onChange={(e) => setShowVal(e.target.checked)} /> validation loss
+                  <input type="checkbox" checked={showVal} onChange={(e) => setShowVal(e.target.checked)} /> validation loss (dots)
                 </label>
+                {runs.some((r) => r.live) && <span>dashed: still training</span>}
               </div>
               {rows.length ? <LossOverlay runs={runs} rows={rows} colorOf={colorOf} showVal={showVal} /> : <p className="note">None of the ticked runs has a loss curve (imported adapters have none).</p>}
               {diffs.length > 0 && (

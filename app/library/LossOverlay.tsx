@@ -1,5 +1,5 @@
 // Several runs' loss curves on one chart (recharts): one solid line per run for the training loss, dots on a
-// dashed line of the same colour for its validation loss; step on x.
+// dotted line of the same colour for its validation loss (kept out of the legend: one entry per run); step on x.
 import { CartesianGrid, Legend, Line, LineChart, ResponsiveContainer, Tooltip, XAxis, YAxis } from 'recharts';
 import { axisTicks, trainKey, valKey, type ChartRow, type CompareRun } from './compare';
 import { niceTicks } from './model-card';
@@ -58,7 +58,7 @@ export function LossOverlay({ runs, rows, colorOf, showVal, height = 320 }: Loss
                   dot={{ r: 3, fill: colorOf(r.id) }}
                   connectNulls
                   isAnimationActive={false}
-                  legendType="circle"
+                  legendType="none"
                 />
               ))}
         </LineChart>

@@ -88,14 +88,17 @@ export function runLabel(run: CompareRun): string {
 }
 
 /**
- * The runs to show first: the newest run with a curve and the runs trained like it (same model, data, batch,
- * steps), at most `max`; when it has no such siblings, simply the newest runs with curves.
+ * The runs to show first (runs come newest first): the newest run that has siblings trained like it (same
+ * model, data, batch, steps, seed) together with them, at most `max`; when no two runs are alike, simply the
+ * newest runs with curves.
  */
 export function defaultSelection(runs: CompareRun[], max = 4): string[] {
   const withCurve = runs.filter((r) => r.history.length);
-  if (!withCurve.length) return [];
-  const like = withCurve.filter((r) => differences([withCurve[0], r]).length === 0);
-  return (like.length >= 2 ? like : withCurve).slice(0, max).map((r) => r.id);
+  for (const first of withCurve) {
+    const like = withCurve.filter((r) => differences([first, r]).length === 0);
+    if (like.length >= 2) return like.slice(0, max).map((r) => r.id);
+  }
+  return withCurve.slice(0, max).map((r) => r.id);
 }
 
 /** Axis bounds padded by 5% and round ticks for a set of values. */

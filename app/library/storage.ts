@@ -165,7 +165,8 @@ export function openLibrary(kv: KeyValueStore = idbStore(), channelName: string 
         if (!trimmed) throw new LibraryError('A name cannot be empty.', 'Type at least one character.');
         const e = await entry(id);
         if (!e) throw new LibraryError('This run is no longer in the library.', 'It may have been deleted in another tab; the list is refreshed.');
-        const renamed = { ...e, name: trimmed.slice(0, 200), updatedAt: Date.now() };
+        // updatedAt stays: it says when the weights were saved, and the list keeps its order
+        const renamed = { ...e, name: trimmed.slice(0, 200) };
         await kv.setMany([[ENTRY + id, renamed]]);
         changed();
         return renamed;

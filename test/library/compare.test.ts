@@ -58,6 +58,8 @@ describe('compare defaults', () => {
       run('same', { history: h, method: 'dora', settings: SETTINGS, baseModel: 'm' }),
     ];
     expect(defaultSelection(runs)).toEqual(['new', 'same']);
+    // a newer run unlike the others does not hide a comparable pair
+    expect(defaultSelection([run('odd', { history: h, settings: { ...SETTINGS, steps: 99 }, baseModel: 'm' }), ...runs])).toEqual(['new', 'same']);
     expect(defaultSelection(runs.slice(0, 2))).toEqual(['new', 'other-model']);
     expect(defaultSelection([run('a')])).toEqual([]);
     const ax = axisTicks([2.95, 4.62, NaN])!;
