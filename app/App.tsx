@@ -1,13 +1,29 @@
 import { useEffect } from 'react';
-import { useApp } from './store';
+import { useApp, type Tab } from './store';
+import { useModel } from './state/model';
+import { useData } from './state/data';
+import { useSettings } from './state/settings';
 import { GpuPanel } from './components/GpuPanel';
 import { About } from './components/About';
+import { NoWebGpu } from './components/NoWebGpu';
+import { StepNav } from './components/StepNav';
+import { ModelPanel } from './components/ModelPanel';
+import { DataPanel } from './components/DataPanel';
+import { MethodPanel } from './components/MethodPanel';
+import { TrainPanel } from './components/TrainPanel';
+import { GpuChip } from './components/GpuChip';
+import { LibraryTabs } from './components/LibraryTabs';
+import { autoSaveRuns } from './run-files';
 
 export function App() {
   const checkGpu = useApp((s) => s.checkGpu);
+  const gpu = useApp((s) => s.gpu);
+  const tab = useApp((s) => s.tab);
   useEffect(() => {
     void checkGpu();
   }, [checkGpu]);
+  useEffect(() => autoSaveRuns(), []);
+  useEngineWiring(gpu.status === 'ready');
 
   return (
     <div className="page">
@@ -15,34 +31,90 @@ export function App() {
         <div className="brand">
           <img src="/favicon.svg" alt="" width={28} height={28} />
           <span className="brand-name">WebLoRA</span>
-          <span className="tag">early preview</span>
+          <span className="tagline">fine-tune LLMs on your own GPU · nothing leaves this machine</span>
         </div>
-        <nav className="topnav" aria-label="Sections">
-          <a href="#gpu">Your GPU</a>
-          <a href="#methods">Methods</a>
-          <a href="#privacy">Privacy</a>
-        </nav>
+        <GpuChip />
       </header>
 
-      <main>
-        <section className="hero">
-          <h1>Fine-tune language models on your own GPU</h1>
-          <p className="lead">
-            WebLoRA trains LoRA-family adapters for open LLMs right in your browser, with hand-written WebGPU
-            compute shaders. Your dataset and your model stay on this machine: nothing is uploaded, and the
-            adapter you get is a standard Hugging Face PEFT file.
-          </p>
-        </section>
+      {gpu.status === 'unsupported' ? (
+        <main className="single">
+          <section className="card">
+            <NoWebGpu insecureContext={gpu.insecureContext} />
+          </section>
+          <About />
+        </main>
+      ) : (
+        <>
+          <StepNav />
+          <main className="panel" id={`panel-${tab}`} role="tabpanel" aria-labelledby={`tab-${tab}`}>
+            <Panel tab={tab} />
+          </main>
+        </>
+      )}
+    </div>
+  );
+}
 
+function Panel({ tab }: { tab: Tab }) {
+  switch (tab) {
+    case 'model':
+      return <ModelPanel />;
+    case 'data':
+      return <DataPanel />;
+    case 'method':
+      return <MethodPanel />;
+    case 'train':
+      return <TrainPanel />;
+    case 'library':
+    case 'compare':
+      return <LibraryTabs tab={tab} />;
+    case 'gpu':
+      return (
         <div className="columns">
           <GpuPanel />
           <About />
         </div>
-      </main>
+      );
+  }
+}
 
-      <footer className="footer">
-        WebLoRA · Apache-2.0 · the same engine also runs headless in Node (<code>npx weblora</code>)
-      </footer>
-    </div>
-  );
+/**
+ * First visit: the built-in demo model. Afterwards keeps the dependants in step: a new model re-tokenizes the
+ * dataset and refreshes the parameter counts / memory estimate; a new sequence length re-tokenizes too.
+ */
+function useEngineWiring(ready: boolean) {
+  const modelStatus = useModel((s) => s.status);
+  const version = useModel((s) => s.version);
+  const info = useModel((s) => s.info);
+  const seq = useSettings((s) => s.seq);
+  useEffect(() => {
+    if (!ready) return;
+    void useSettings.getState().loadMethods();
+    if (modelStatus === 'idle') void useModel.getState().load({ kind: 'demo' }, 'WebLoRA demo (built in)');
+  }, [ready, modelStatus]);
+  useEffect(() => {
+    if (version > 0) void useData.getState().refresh();
+  }, [version]);
+  useEffect(() => {
+    if (useData.getState().options.seq === seq) return;
+    const t = setTimeout(() => void useData.getState().setOptions({ seq }), 300);
+    return () => clearTimeout(t);
+  }, [seq]);
+  // parameter counts and the memory estimate follow every setting
+  useEffect(() => {
+    let t: ReturnType<typeof setTimeout> | undefined;
+    const refresh = () => {
+      clearTimeout(t);
+      t = setTimeout(() => void useSettings.getState().refreshPlan(useModel.getState().info), 120);
+    };
+    refresh();
+    const unsub = useSettings.subscribe((s, prev) => {
+      if (s.plan !== prev.plan || s.planError !== prev.planError) return;
+      refresh();
+    });
+    return () => {
+      unsub();
+      clearTimeout(t);
+    };
+  }, [info]);
 }

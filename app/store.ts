@@ -1,4 +1,5 @@
-// App state (zustand). One slice for now: what the GPU check found. The trainer's state grows here.
+// App state (zustand): what the GPU check found, and which step of the page is open. The model, data, settings
+// and run live in app/state/.
 import { create } from 'zustand';
 import { call, type GpuReport } from './engine';
 
@@ -11,13 +12,19 @@ export type GpuState =
   | { status: 'error'; message: string }
   | { status: 'lost'; report: GpuReport; message: string };
 
+export type Tab = 'model' | 'data' | 'method' | 'train' | 'library' | 'compare' | 'gpu';
+
 interface AppState {
   gpu: GpuState;
+  tab: Tab;
+  setTab: (t: Tab) => void;
   checkGpu: () => Promise<void>;
 }
 
 export const useApp = create<AppState>((set, get) => ({
   gpu: { status: 'checking' },
+  tab: 'model',
+  setTab: (tab) => set({ tab }),
 
   async checkGpu() {
     if (!('gpu' in navigator) || !navigator.gpu) {

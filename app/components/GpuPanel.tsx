@@ -137,10 +137,6 @@ function AdapterReport({ report }: { report: GpuReport }) {
         <summary>All {report.adapterFeatures.length} adapter features</summary>
         <p className="mono small">{report.adapterFeatures.join(', ') || 'none'}</p>
       </details>
-
-      <p className="note">
-        Your browser is ready. The training screens (model, data, method, run) are being built on top of this check.
-      </p>
     </>
   );
 }

@@ -105,7 +105,7 @@ function parseJsonl(text: string, file: string): Example[] {
 }
 
 /** Start offsets of the top-level elements of a JSON array text (already known to parse). */
-function arrayElementOffsets(text: string): number[] {
+export function arrayElementOffsets(text: string): number[] {
   const starts: number[] = [];
   let depth = 0, inString = false, expectValue = false;
   for (let i = 0; i < text.length; i++) {
@@ -131,7 +131,7 @@ function arrayElementOffsets(text: string): number[] {
 }
 
 /** Line numbers of increasing offsets, counted incrementally (one pass over the text in all). */
-function lineCounter(text: string): (offset: number) => number {
+export function lineCounter(text: string): (offset: number) => number {
   let line = 1, at = 0;
   return (offset) => {
     if (offset < at) (line = 1), (at = 0);

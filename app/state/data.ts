@@ -1,0 +1,49 @@
+// The dataset: the file (or demo) chosen, the options it is read with, and what the worker made of it.
+import { create } from 'zustand';
+import { call } from '../engine';
+import type { DataOptions, DatasetInfo } from '../worker/types';
+
+export type DataStatus = 'idle' | 'loading' | 'ready' | 'error';
+
+interface DataState {
+  status: DataStatus;
+  info: DatasetInfo | null;
+  options: DataOptions;
+  error: string | null;
+  /** bad rows of a file that had no usable example at all */
+  loadDemo(name: string): Promise<void>;
+  loadFile(file: File): Promise<void>;
+  setOptions(o: Partial<DataOptions>): Promise<void>;
+  /** after the model changed: the same file tokenized with the new tokenizer */
+  refresh(): Promise<void>;
+}
+
+export const DEFAULT_DATA_OPTIONS: DataOptions = { format: 'auto', maskPrompt: true, valPercent: 10, valMax: 64, seq: 128, seed: 42 };
+
+export const useData = create<DataState>((set, get) => {
+  const run = async (fn: () => Promise<DatasetInfo | null>) => {
+    set({ status: 'loading', error: null });
+    try {
+      const info = await fn();
+      set({ status: info ? 'ready' : 'idle', info });
+    } catch (e) {
+      set({ status: 'error', error: e instanceof Error ? e.message : String(e), info: null });
+    }
+  };
+  return {
+    status: 'idle',
+    info: null,
+    options: DEFAULT_DATA_OPTIONS,
+    error: null,
+    loadDemo: (name) => run(() => call((api) => api.loadDataset({ kind: 'demo', name }, get().options))),
+    loadFile: (file) => run(() => call((api) => api.loadDataset({ kind: 'file', file }, get().options))),
+    async setOptions(o) {
+      const options = { ...get().options, ...o };
+      set({ options });
+      if (get().info || get().status === 'error') await run(() => call((api) => api.reprepareDataset(options)));
+    },
+    async refresh() {
+      if (get().info) await run(() => call((api) => api.reprepareDataset(get().options)));
+    },
+  };
+});
