@@ -2,7 +2,7 @@
 // delete (undoable while the page is open), download as a zip, resume, try-out, and import of PEFT adapters.
 // The engine work (resume, try-out) belongs to the main app: this panel hands it the full record.
 import { useEffect, useMemo, useRef, useState } from 'react';
-import { library as appLibrary, requestPersistence, type Library } from './storage';
+import { library as appLibrary, type Library } from './storage';
 import type { LibraryEntry, LibraryRecord } from './record';
 import { useLibraryEntries } from './useLibrary';
 import { LibraryItem, type ItemAction } from './LibraryItem';
@@ -100,7 +100,6 @@ export function LibraryPanel({ onResume, onTryOut, refreshKey, engineBusy = fals
       const rec = recordFromFiles(files, where, { name });
       await lib.put(rec);
       setNotice({ text: `Imported “${rec.name}” (${rec.kind === 'checkpoint' ? 'a resumable checkpoint' : 'a PEFT adapter'}).` });
-      void requestPersistence();
     } catch (e) {
       setError(e);
     } finally {

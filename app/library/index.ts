@@ -32,6 +32,7 @@ export {
   LibraryError,
   type Library,
   type KeyValueStore,
+  type LibraryOptions,
   type StorageInfo,
 } from './storage';
 export {

@@ -1,6 +1,7 @@
 // What the library keeps about one run: the list metadata (cheap to read for every entry) and, stored apart,
 // the files (adapter weights, checkpoint state) that are read only when one entry is used.
 // Pure data and checks, no DOM: the Node unit tests import this file.
+import type { SessionSettings } from '../../src/engine/train/session';
 
 /** Bumped when a stored field changes meaning; normalizeEntry upgrades older entries on read. */
 export const SCHEMA_VERSION = 1;
@@ -32,8 +33,11 @@ export interface RunSettings {
   beta2?: number;
   eps?: number;
   logEvery?: number;
-  [extra: string]: unknown;
 }
+
+// The session's settings must always fit a record: the main app stores session.settings as they are.
+type Fits<T extends RunSettings> = T;
+export type SessionSettingsFit = Fits<SessionSettings>;
 
 export interface HistoryPoint {
   step: number;

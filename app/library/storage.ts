@@ -106,7 +106,16 @@ export interface Library {
   subscribe(fn: Listener): () => void;
 }
 
-export function openLibrary(kv: KeyValueStore = idbStore(), channelName: string | null = 'weblora-library'): Library {
+export interface LibraryOptions {
+  /** BroadcastChannel name for change notices between tabs; null: none */
+  channel?: string | null;
+  /** after the first successful save, ask the browser to keep the storage (navigator.storage.persist) */
+  persist?: boolean;
+}
+
+export function openLibrary(kv: KeyValueStore = idbStore(), opts: LibraryOptions = {}): Library {
+  const channelName = opts.channel === undefined ? 'weblora-library' : opts.channel;
+  let askedToPersist = !opts.persist;
   const listeners = new Set<Listener>();
   const channel = channelName && typeof BroadcastChannel !== 'undefined' ? new BroadcastChannel(channelName) : null;
   const notify = () => listeners.forEach((fn) => fn());
@@ -153,6 +162,8 @@ export function openLibrary(kv: KeyValueStore = idbStore(), channelName: string 
           [ENTRY + e.id, e],
         ]);
         changed();
+        // Once there is something worth keeping, ask once per page load; the answer shows in StorageMeter.
+        if (!askedToPersist) (askedToPersist = true), void requestPersistence();
       }),
     async save(input) {
       const rec = makeRecord(input);
@@ -187,7 +198,7 @@ export function openLibrary(kv: KeyValueStore = idbStore(), channelName: string 
 let shared: Library | null = null;
 /** The app's library (IndexedDB). The main app saves runs through it: `library().save({...})`. */
 export function library(): Library {
-  return (shared ??= openLibrary());
+  return (shared ??= openLibrary(idbStore(), { persist: true }));
 }
 
 // ---------- the browser's storage quota ----------

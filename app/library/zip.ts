@@ -6,7 +6,7 @@ import { parseSafetensors } from '../../src/engine/io/safetensors';
 import { parseLoraAdapter } from '../../src/engine/io/peft';
 import { parseVeraAdapter } from '../../src/engine/io/peft-vera';
 import { lossCurvePng, modelCardText } from './model-card';
-import { adapterInfo, makeRecord, methodTitle, normalizeEntry, type AdapterInfo, type HistoryPoint, type LibraryEntry, type LibraryRecord, type NewRecordInput, type RunStats } from './record';
+import { adapterInfo, makeRecord, methodTitle, normalizeEntry, type AdapterInfo, type HistoryPoint, type LibraryEntry, type LibraryRecord, type NewRecordInput, type RunSettings, type RunStats } from './record';
 
 export const CONFIG = 'adapter_config.json';
 export const WEIGHTS = 'adapter_model.safetensors';
@@ -213,13 +213,44 @@ export function validateAdapter(files: Record<string, Uint8Array>, where: string
   };
 }
 
+/** The parts of weblora.json (TrainingSession.checkpoint(), format 'weblora-checkpoint' v1) the library reads. */
+interface CheckpointJson {
+  method: string;
+  settings: RunSettings;
+  step: number;
+  base_model?: string;
+  history?: { step: number; loss: number; lr: number }[];
+  created?: string;
+}
+
+/** Reads and checks weblora.json when present: a checkpoint without its state cannot resume, so say so now. */
+function checkpointJson(files: Record<string, Uint8Array>, where: string): CheckpointJson | null {
+  const [json, state] = CHECKPOINT_FILES;
+  if (!files[json]) return null;
+  let ck: Record<string, unknown>;
+  try {
+    ck = JSON.parse(strFromU8(files[json]));
+  } catch (e) {
+    throw new AdapterFileError(`${where}/${json} is not valid JSON (${(e as Error).message}).`, 'Import the adapter without weblora.json, or copy the checkpoint folder again.');
+  }
+  if (ck?.format !== 'weblora-checkpoint' || ck.version !== 1 || !ck.settings || typeof ck.method !== 'string' || typeof ck.step !== 'number') {
+    throw new AdapterFileError(`${where}/${json} is not a version-1 WebLoRA checkpoint file.`, 'Import the adapter without weblora.json, or use the folder exactly as WebLoRA wrote it.');
+  }
+  if (!files[state]) {
+    throw new AdapterFileError(`${where} has ${json} but not ${state}, so training could not resume from it.`, `Add ${state} from the same checkpoint folder, or import the adapter without ${json}.`);
+  }
+  return ck as unknown as CheckpointJson;
+}
+
 /**
  * A library record from imported files. A zip WebLoRA made (weblora-run.json, training_log.jsonl) comes back
- * with its settings, curve and statistics; any other PEFT adapter becomes an entry with what its config says.
+ * with its settings, curve and statistics; a checkpoint folder (weblora.json, e.g. from the CLI's
+ * --checkpoint-dir) with its settings and history, resumable; any other PEFT adapter with what its config says.
  */
 export function recordFromFiles(dropped: Record<string, Uint8Array>, where: string, opts: { name?: string; now?: number } = {}): LibraryRecord {
   const files = adapterFolder(dropped, where);
   const summary = validateAdapter(files, where);
+  const ck = checkpointJson(files, where);
   let info: LibraryEntry | null = null;
   if (files[RUN_INFO]) {
     try {
@@ -228,28 +259,29 @@ export function recordFromFiles(dropped: Record<string, Uint8Array>, where: stri
       info = null; // unreadable run info: still a valid PEFT adapter
     }
   }
-  const history = files['training_log.jsonl'] ? parseTrainingLog(strFromU8(files['training_log.jsonl'])) : [];
+  const logged = files['training_log.jsonl'] ? parseTrainingLog(strFromU8(files['training_log.jsonl'])) : [];
+  const history: HistoryPoint[] = logged.length ? logged : (ck?.history ?? []).map((h) => ({ step: h.step, loss: h.loss, lr: h.lr }));
   const log = files['training_log.txt'] ? strFromU8(files['training_log.txt']).split('\n').filter(Boolean) : undefined;
   const kept: Record<string, Uint8Array> = { [CONFIG]: files[CONFIG], [WEIGHTS]: files[WEIGHTS] };
-  for (const f of CHECKPOINT_FILES) if (files[f]) kept[f] = files[f];
-  const isCheckpoint = CHECKPOINT_FILES.every((f) => kept[f]);
-  const stats: RunStats = info?.stats ?? { tokensPerSec: null, peakMemoryBytes: null, trainableParams: summary.trainableParams };
+  if (ck) for (const f of CHECKPOINT_FILES) kept[f] = files[f];
+  const stats: RunStats = info?.stats ?? { tokensPerSec: null, peakMemoryBytes: null, trainableParams: null };
+  const created = ck?.created ? Date.parse(ck.created) : NaN;
   const input: NewRecordInput = {
-    name: info?.name ?? opts.name ?? `${methodTitle(summary.method, null, summary)} adapter · ${summary.baseModel.split('/').pop() || 'unknown model'}`,
-    kind: isCheckpoint && info?.settings ? 'checkpoint' : 'adapter',
-    method: info?.method ?? summary.method,
-    baseModel: summary.baseModel || info?.baseModel || '',
-    settings: info?.settings ?? null,
+    name: info?.name ?? opts.name ?? `${methodTitle(summary.method, null, summary)} ${ck ? 'checkpoint' : 'adapter'} · ${summary.baseModel.split('/').pop() || 'unknown model'}`,
+    kind: ck ? 'checkpoint' : 'adapter',
+    method: info?.method ?? ck?.method ?? summary.method,
+    baseModel: summary.baseModel || info?.baseModel || ck?.base_model || '',
+    settings: info?.settings ?? ck?.settings ?? null,
     history,
     stats: { ...stats, trainableParams: stats.trainableParams ?? summary.trainableParams },
     files: kept,
-    steps: info?.steps ?? (history.length ? history[history.length - 1].step : 0),
-    totalSteps: info?.totalSteps,
+    steps: info?.steps ?? ck?.step ?? (history.length ? history[history.length - 1].step : 0),
+    totalSteps: info?.totalSteps ?? ck?.settings.steps,
     dataSize: info?.dataSize ?? null,
     dataName: info?.dataName ?? null,
     log,
     source: info ? info.source : 'imported',
-    createdAt: info?.createdAt,
+    createdAt: info?.createdAt ?? (Number.isFinite(created) ? created : undefined),
   };
   return makeRecord(input, opts.now);
 }

@@ -13,7 +13,7 @@ describe('library storage', () => {
   it('saves, lists newest first without reading files, gets with files, renames, deletes', async () => {
     const mem = memoryStore();
     const { reads, store } = spy(mem);
-    const lib = openLibrary(store, null);
+    const lib = openLibrary(store, { channel: null });
     let changes = 0;
     lib.subscribe(() => changes++);
     const a = await lib.save(runInput({ name: 'first' }));
@@ -44,10 +44,10 @@ describe('library storage', () => {
 
   it('a save the browser refuses (quota) leaves the library unchanged and says what to do', async () => {
     const mem = memoryStore();
-    const lib = openLibrary(mem, null);
+    const lib = openLibrary(mem, { channel: null });
     await lib.save(runInput({ name: 'kept' }));
     const before = new Map(mem.map);
-    const full = openLibrary({ ...mem, setMany: async () => { throw new DOMException('quota reached', 'QuotaExceededError'); } }, null);
+    const full = openLibrary({ ...mem, setMany: async () => { throw new DOMException('quota reached', 'QuotaExceededError'); } }, { channel: null });
     const err = await full.save(runInput({ name: 'too big' })).catch((e) => e);
     expect(err).toBeInstanceOf(LibraryError);
     expect(err.message).toMatch(/storage for this site is full/);
@@ -58,7 +58,7 @@ describe('library storage', () => {
 
   it('stores views into larger buffers compactly, and replaces a record saved again under its id', async () => {
     const mem = memoryStore();
-    const lib = openLibrary(mem, null);
+    const lib = openLibrary(mem, { channel: null });
     const input = runInput();
     const big = new Uint8Array(1 << 16);
     const w = input.files['adapter_model.safetensors'];
@@ -74,7 +74,7 @@ describe('library storage', () => {
 
   it('skips damaged entries and says so when an entry has lost its files', async () => {
     const mem = memoryStore();
-    const lib = openLibrary(mem, null);
+    const lib = openLibrary(mem, { channel: null });
     const e = await lib.save(runInput());
     mem.map.set('entry:broken', 42);
     expect((await lib.list()).map((x) => x.id)).toEqual([e.id]);

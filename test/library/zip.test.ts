@@ -3,9 +3,18 @@ import { strFromU8, strToU8, unzipSync, zipSync } from 'fflate';
 import { AdapterFileError, adapterFolder, buildDownloadZip, parseTrainingLog, recordFromFiles, trainingLogJsonl, validateAdapter, zipFileName } from '../../app/library/zip';
 import { makeRecord } from '../../app/library/record';
 import { serializeSafetensors } from '../../src/engine/io/safetensors';
-import { loraFiles, runInput, veraFiles } from './helpers';
+import { loraFiles, runInput, SETTINGS, veraFiles } from './helpers';
 
 const fakePng = new Uint8Array([0x89, 0x50, 0x4e, 0x47, 1, 2, 3]);
+const state = serializeSafetensors([{ name: 'optimizer.m.x', dtype: 'F32', shape: [2], data: new Float32Array([1, 2]) }], { format: 'weblora' });
+
+/** weblora.json as TrainingSession.checkpoint() writes it. */
+function checkpointJson(step: number): Uint8Array {
+  return strToU8(JSON.stringify({
+    format: 'weblora-checkpoint', version: 1, method: 'lora', settings: { ...SETTINGS, steps: 10 }, step, base_model: 'HuggingFaceTB/SmolLM2-135M',
+    history: Array.from({ length: step }, (_, i) => ({ step: i + 1, loss: 3 - i / 10, lr: 1e-4 })), method_state: { adam_t: step }, created: '2025-03-04T05:06:07.000Z',
+  }, null, 2));
+}
 
 describe('download zip', () => {
   it('holds the PEFT files, model card, log, curve and run info, and imports back to the same record', async () => {
@@ -33,9 +42,8 @@ describe('download zip', () => {
   });
 
   it('a checkpoint carries its resume state and comes back as a checkpoint', async () => {
-    const state = serializeSafetensors([{ name: 'm.lora_A.exp_avg', dtype: 'F32', shape: [2], data: new Float32Array([1, 2]) }]);
     const input = runInput({ kind: 'checkpoint', steps: 2, totalSteps: 4 });
-    input.files = { ...input.files, 'weblora.json': strToU8('{"step":2}'), 'weblora-state.safetensors': state };
+    input.files = { ...input.files, 'weblora.json': checkpointJson(2), 'weblora-state.safetensors': state };
     const rec = makeRecord(input);
     const files = unzipSync((await buildDownloadZip(rec, null)).bytes);
     expect(files['weblora-state.safetensors']).toEqual(state);
@@ -46,6 +54,22 @@ describe('download zip', () => {
     expect(back.steps).toBe(2);
     expect(back.totalSteps).toBe(4);
     expect(back.files['weblora.json']).toEqual(input.files['weblora.json']);
+  });
+
+  it('a checkpoint folder the CLI wrote imports as resumable, with settings and history from weblora.json', () => {
+    const folder = { ...loraFiles(), 'weblora.json': checkpointJson(3), 'weblora-state.safetensors': state };
+    const rec = recordFromFiles(folder, 'the folder ckpt', { name: 'ckpt' });
+    expect(rec.kind).toBe('checkpoint');
+    expect(rec.source).toBe('imported');
+    expect(rec.settings).toEqual({ ...SETTINGS, steps: 10 });
+    expect([rec.steps, rec.totalSteps]).toEqual([3, 10]);
+    expect(rec.history.map((h) => h.loss)).toEqual([3, 2.9, 2.8]);
+    expect(rec.finalTrainLoss).toBe(2.8);
+    expect(rec.createdAt).toBe(Date.parse('2025-03-04T05:06:07.000Z'));
+    expect(Object.keys(rec.files).sort()).toEqual(['adapter_config.json', 'adapter_model.safetensors', 'weblora-state.safetensors', 'weblora.json']);
+    expect(() => recordFromFiles({ ...folder, 'weblora.json': strToU8('{"step": 3}') }, 'x')).toThrow(/not a version-1 WebLoRA checkpoint/);
+    const { 'weblora-state.safetensors': _, ...noState } = folder;
+    expect(() => recordFromFiles(noState, 'x')).toThrow(/could not resume/);
   });
 
   it('file names are safe', () => {
