@@ -12,7 +12,8 @@
 // Why not add into W₀ in place: W₀ is kept as bf16/f16 when the checkpoint is 16-bit, and one step's λ·s·Δ(BA) is
 // about lr·|BA|, mostly far below half an ulp of W (2⁻⁹ relative in bf16): it would round away, step after step.
 // An f32 copy of every adapted W would fix that at the cost of a full weight per layer. The snapshot is exact in f32
-// (no accumulated rounding at all), costs 2·r·(in + out) floats, and two skinny extra matmuls in forward and backward.
+// (no accumulated rounding at all), costs 2·r·(in + out) floats (+ 2·T·r scratch: LoraModule's own pair is private),
+// and two skinny extra matmuls in forward and in backward.
 //
 // Export, by the same identity: W_T + s·B_T·A_T = W₀ + s·[(1+λ)·B_T, −λ·B_K]·[A_T; A_K], a plain PEFT `LORA` adapter
 // of rank 2r with α' = 2α (rsLoRA: √2·α) so that s is unchanged. Applied to the original base it IS the trained
