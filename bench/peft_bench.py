@@ -167,4 +167,18 @@ if __name__ == "__main__":
                 print(json.dumps({"side": "peft", "model": name, "method": method, "skipped": "not in PEFT"}), flush=True)  # stdout only
                 continue
             for mode in a.modes.split(","):
-                run(name, cfgs[name], method, mode, a)
+                try:
+                    run(name, cfgs[name], method, mode, a)
+                except Exception as e:  # one method's failure must not lose the others' numbers
+                    import traceback
+
+                    traceback.print_exc()
+                    line = json.dumps({"side": "peft", "model": name, "method": method, "mode": mode,
+                                       "error": f"{type(e).__name__}: {e}"[:500]})
+                    print(line, flush=True)
+                    if a.out:
+                        with open(a.out, "a") as f:
+                            f.write(line + "\n")
+                    gc.collect()
+                    if a.device.startswith("cuda"):
+                        torch.cuda.empty_cache()
