@@ -21,6 +21,7 @@ export function formatRate(n: number | null | undefined): string {
   return n === null || n === undefined || !Number.isFinite(n) ? '—' : `${Math.round(n).toLocaleString('en-US')}`;
 }
 
+/** Losses always with 4 decimals, so 3 reads as 3.0000 beside 2.9871. */
 export function formatLoss(x: number | null | undefined): string {
   return x === null || x === undefined || !Number.isFinite(x) ? '—' : x.toFixed(4);
 }

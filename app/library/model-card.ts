@@ -2,6 +2,7 @@
 // then what was trained, how, and how to load it) and its loss-curve picture.
 // The text is pure (unit-tested in Node); the PNG needs OffscreenCanvas and is simply absent where there is none.
 import { methodTitle, type HistoryPoint, type LibraryEntry } from './record';
+import { formatLoss } from './format';
 
 /** A Hub repo id ("gpt2", "Qwen/Qwen2.5-0.5B"); local paths are not, and must not go into base_model. */
 export function isHubId(s: string): boolean {
@@ -19,11 +20,6 @@ export function formatNumber(x: number | null | undefined, digits = 4): string {
   if (x === null || x === undefined || !Number.isFinite(x)) return '—';
   if (Number.isInteger(x)) return x.toLocaleString('en-US');
   return Math.abs(x) < 1e-3 ? x.toExponential(2) : x.toFixed(digits);
-}
-
-/** Losses always with 4 decimals, so 3 reads as 3.0000 beside 2.9871. */
-export function formatLoss(x: number | null | undefined): string {
-  return x === null || x === undefined || !Number.isFinite(x) ? '—' : x.toFixed(4);
 }
 
 /** Tags for the Hub: how PEFT's own cards tag adapters, plus the method. */
