@@ -43,6 +43,8 @@ export function kthSmallest(scores: ArrayLike<number>, k: number): number {
 
 /** What the allocator sees of one module: its three trainable tensors (grads present). */
 export interface AllocatedModule {
+  /** the module path as the adapter file names it */
+  module: string;
   /** the rank_pattern key, "<module>.lora_E" */
   key: string;
   r: number;
@@ -171,8 +173,8 @@ export class RankAllocator {
     for (const [i, m] of this.modules.entries())
       for (const t of TENSORS) {
         const n = m[t].shape.reduce((a, b) => a * b, 1);
-        tensors[`${m.key}.${t}.ipt`] = await this.gpu.readF32(this.avgs[i][t].ipt, n);
-        tensors[`${m.key}.${t}.unc`] = await this.gpu.readF32(this.avgs[i][t].unc, n);
+        tensors[`ipt.${m.module}.lora_${t}`] = await this.gpu.readF32(this.avgs[i][t].ipt, n);
+        tensors[`unc.${m.module}.lora_${t}`] = await this.gpu.readF32(this.avgs[i][t].unc, n);
       }
     return { json: { rank_pattern: this.rankPattern }, tensors };
   }
@@ -181,8 +183,8 @@ export class RankAllocator {
     for (const [i, m] of this.modules.entries())
       for (const t of TENSORS)
         for (const which of ['ipt', 'unc'] as const) {
-          const v = tensors[`${m.key}.${t}.${which}`];
-          if (!v) throw new Error(`AdaLoRA checkpoint: no importance average ${m.key}.${t}.${which}`);
+          const v = tensors[`${which}.${m.module}.lora_${t}`];
+          if (!v || v.length !== m[t].shape.reduce((a, b) => a * b, 1)) throw new Error(`AdaLoRA checkpoint: no importance average ${which}.${m.module}.lora_${t} of this shape`);
           this.gpu.upload(this.avgs[i][t][which], v);
         }
     this.rankPattern = (json.rank_pattern as Record<string, boolean[]> | null) ?? null;

@@ -13,6 +13,8 @@ import { matmul } from '../../kernels/matmul';
 import { columnDot, columnScale } from '../../kernels/dora';
 import { orthLoss, orthNorm } from '../../kernels/adalora';
 import type { FileSource } from '../io/files';
+import { parseSafetensors } from '../io/safetensors';
+import { tensorToF32 } from '../io/peft';
 import {
   adaloraScale, isAdaLoraConfig, rankPatternKey, readAdaLoraAdapter, serializeAdaLoraAdapter,
   type AdaLoraAdapter, type AdaLoraConfig, type AdaLoraLayerWeights,
@@ -192,7 +194,7 @@ async function adaloraRun(ctx: MethodContext, adapter: AdaLoraAdapter, describe:
     if (c.tinit >= c.totalStep - c.tfinal) throw new Error(`AdaLoRA: tinit ${c.tinit} leaves no budgeting phase before total_step ${c.totalStep} − tfinal ${c.tfinal}`);
     const alloc = [...modules].map(([name, m]) => {
       const [A, E, B] = m.params();
-      return { key: rankPatternKey(fileName.get(name)!), r: m.r, inDim: m.layer.inDim, outDim: m.layer.outDim, A, E, B };
+      return { module: fileName.get(name)!, key: rankPatternKey(fileName.get(name)!), r: m.r, inDim: m.layer.inDim, outDim: m.layer.outDim, A, E, B };
     });
     const grads = params.map((p) => ({ buffer: p.grad!, n: p.shape.reduce((a, b) => a * b, 1) }));
     const sched = { targetR: c.targetR, tinit: c.tinit, tfinal: c.tfinal, deltaT: c.deltaT, totalStep: c.totalStep, beta1: c.beta1, beta2: c.beta2 };
@@ -222,12 +224,38 @@ async function adaloraRun(ctx: MethodContext, adapter: AdaLoraAdapter, describe:
       return serializeAdaLoraAdapter({ config: { ...c, rankPattern: allocator?.rankPattern ?? filePattern }, layers });
     },
     async saveState() {
-      return allocator ? allocator.saveState() : { json: {}, tensors: {} };
+      // the exported file drops pruned ranks; the state keeps every rank so that a resume continues exactly
+      const state = allocator ? await allocator.saveState() : { json: {}, tensors: {} };
+      for (const [name, m] of modules) {
+        const w = await m.getWeights(gpu);
+        Object.assign(state.tensors, { [`${FULL}.${fileName.get(name)}.lora_A`]: w.A, [`${FULL}.${fileName.get(name)}.lora_E`]: w.E, [`${FULL}.${fileName.get(name)}.lora_B`]: w.B });
+      }
+      return state;
     },
     async restoreState(json, tensors) {
       allocator?.restoreState(json, tensors);
     },
   };
+}
+
+// A WebLoRA checkpoint (train/session.ts) holds, next to the PEFT files, the method state saveState wrote under
+// `method.`: the un-truncated weights are there, and resuming (or starting) from the checkpoint continues from them.
+const CHECKPOINT_TENSORS = 'weblora-state.safetensors';
+const FULL = 'full';
+
+/** Every layer back at its full rank from the checkpoint state next to the PEFT files, if there is one. */
+async function untruncate(adapter: AdaLoraAdapter, files: FileSource, where: string) {
+  if (!(await files.list()).includes(CHECKPOINT_TENSORS)) return;
+  const st = parseSafetensors(await files.read(CHECKPOINT_TENSORS), `${where}/${CHECKPOINT_TENSORS}`);
+  for (const [module, l] of adapter.layers) {
+    const get = (t: string) => st.tensors.get(`method.${FULL}.${module}.lora_${t}`);
+    const [A, E, B] = [get('A'), get('E'), get('B')];
+    if (!A || !E || !B) continue;
+    const w = { A: tensorToF32(A), E: tensorToF32(E), B: tensorToF32(B) };
+    const r = w.E.length;
+    if (w.A.length !== r * l.inDim || w.B.length !== l.outDim * r) throw new Error(`${where}/${CHECKPOINT_TENSORS}: ${module} full weights do not fit its shape`);
+    adapter.layers.set(module, { ...l, r, ...w });
+  }
 }
 
 /** An option's value: the flag when it was changed from its default, else the file's (when loading), else the default. */
@@ -256,7 +284,8 @@ export const adaloraMethod: MethodSpec = {
   title: 'AdaLoRA',
   summary: 'LoRA in SVD form (A, singular values E, B) whose ranks are pruned by importance to a budget during training.',
   options: OPTIONS,
-  rejects: ['r', 'rslora'],
+  // r comes from --init-r ('rank' is the CLI flag, 'r' the session setting)
+  rejects: ['rank', 'r', 'rslora'],
   countParams: (layers, _c, o) => layers.reduce((a, l) => a + (o['init-r'] as number) * (l.inDim + l.outDim + 1), 0),
   async create(ctx) {
     const { common } = ctx;
@@ -274,6 +303,7 @@ export const adaloraMethod: MethodSpec = {
   matchesConfig: isAdaLoraConfig,
   async load(ctx, files: FileSource, where) {
     const adapter = await readAdaLoraAdapter(files, where);
+    await untruncate(adapter, files, where);
     adapter.config = { ...adapter.config, ...schedule(ctx, adapter.config) };
     return adaloraRun(ctx, adapter, `AdaLoRA adapter ${where}`);
   },

@@ -68,11 +68,16 @@ export function adaloraConfigJson(c: AdaLoraConfig): string {
   return text;
 }
 
-/** The kept ranks of a layer under a pattern (all of them without one). */
+/**
+ * The kept ranks of a layer under a pattern (all of them without one). A pattern as long as the layer's rank selects;
+ * one that keeps exactly the layer's rank describes tensors already cut (PEFT writes such a pattern back unchanged).
+ */
 function keptRanks(pattern: boolean[] | undefined, r: number, where: string): number[] {
-  if (!pattern) return [...Array(r).keys()];
-  if (pattern.length !== r) throw new Error(`${where}: rank_pattern has ${pattern.length} entries for rank ${r}`);
-  return pattern.flatMap((keep, k) => (keep ? [k] : []));
+  const all = [...Array(r).keys()];
+  if (!pattern) return all;
+  if (pattern.length === r) return pattern.flatMap((keep, k) => (keep ? [k] : []));
+  if (pattern.filter(Boolean).length === r) return all;
+  throw new Error(`${where}: rank_pattern has ${pattern.length} entries for rank ${r}`);
 }
 
 /** The two files, tensors truncated to the kept ranks when config.rankPattern is set (layers hold every rank then). */
