@@ -98,7 +98,7 @@ export interface Library {
   entry(id: string): Promise<LibraryEntry | null>;
   /** stores (or replaces, same id) a record with its files */
   put(record: LibraryRecord): Promise<void>;
-  /** builds a record from what a run produced (makeRecord) and stores it */
+  /** builds a record from what a run produced (makeRecord) and stores it; an existing id keeps its name and createdAt */
   save(input: NewRecordInput): Promise<LibraryEntry>;
   rename(id: string, name: string): Promise<LibraryEntry>;
   remove(id: string): Promise<void>;
@@ -166,7 +166,10 @@ export function openLibrary(kv: KeyValueStore = idbStore(), opts: LibraryOptions
         if (!askedToPersist) (askedToPersist = true), void requestPersistence();
       }),
     async save(input) {
-      const rec = makeRecord(input);
+      // Saving a run again under its id (checkpoint → finished adapter) keeps what the person gave it: its name
+      // (perhaps renamed meanwhile) and when it was first saved.
+      const before = input.id ? await guard('read the run', () => entry(input.id!)) : null;
+      const rec = makeRecord(before ? { ...input, name: input.name ?? before.name, createdAt: input.createdAt ?? before.createdAt } : input);
       await lib.put(rec);
       return splitRecord(rec).entry;
     },

@@ -72,6 +72,17 @@ describe('library storage', () => {
     expect((await lib.list()).map((e) => [e.id, e.steps])).toEqual([[rec.id, 99]]);
   });
 
+  it('a run saved again under its id replaces its files but keeps its (re)name and first save time', async () => {
+    const lib = openLibrary(memoryStore(), { channel: null });
+    const first = await lib.save(runInput({ id: 'run-1', kind: 'checkpoint', createdAt: 1000 }));
+    await lib.rename('run-1', 'my best run');
+    const again = await lib.save(runInput({ id: 'run-1', kind: 'adapter', steps: 4 }));
+    expect(again.name).toBe('my best run');
+    expect(again.createdAt).toBe(1000);
+    expect(again.updatedAt).toBeGreaterThan(first.createdAt);
+    expect((await lib.list()).map((e) => [e.id, e.kind, e.name])).toEqual([['run-1', 'adapter', 'my best run']]);
+  });
+
   it('skips damaged entries and says so when an entry has lost its files', async () => {
     const mem = memoryStore();
     const lib = openLibrary(mem, { channel: null });
