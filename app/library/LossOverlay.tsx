@@ -15,7 +15,7 @@ export interface LossOverlayProps {
 export function LossOverlay({ runs, rows, colorOf, showVal, height = 320 }: LossOverlayProps) {
   const names = new Map<string, string>();
   for (const r of runs) {
-    names.set(trainKey(r.id), r.name + (r.live ? ' (training)' : ''));
+    names.set(trainKey(r.id), r.name + (r.live && !/training/i.test(r.name) ? ' (training)' : ''));
     names.set(valKey(r.id), `${r.name} (validation)`);
   }
   const steps = rows.map((r) => r.step);
