@@ -254,7 +254,8 @@ function logReport(ctx: MethodContext, rep: LoradropReport) {
   ctx.log(`LoRA-drop importance (share of Σ‖s·B·A·x‖² over the sample; cumulative):`);
   for (const n of names) ctx.log(`  ${(rep.importance[n] * 100).toFixed(2).padStart(6)}%  ${((cum += rep.importance[n]) * 100).toFixed(1).padStart(5)}%  ${kept.has(n) ? 'kept  ' : 'shared'}  ${n}`);
   const shared = Object.entries(rep.shared).map(([s, u]) => `${s}: ${u.length}`).join(', ');
-  ctx.log(`LoRA-drop: kept ${rep.kept.length} of ${names.length} layers (threshold ${rep.threshold}); shared pairs ${shared || 'none'}`);
+  const loss = rep.sampleLoss === null ? '' : `; sample loss after phase 1 ${rep.sampleLoss.toFixed(4)}`;
+  ctx.log(`LoRA-drop: kept ${rep.kept.length} of ${names.length} layers (threshold ${rep.threshold}); shared pairs ${shared || 'none'}${loss}`);
 }
 
 async function create(ctx: MethodContext): Promise<LoradropRun> {
