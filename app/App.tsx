@@ -1,6 +1,6 @@
 import { useEffect } from 'react';
 import { useApp, type Tab } from './store';
-import { useModel } from './state/model';
+import { rememberedModel, useModel } from './state/model';
 import { useData } from './state/data';
 import { useSettings } from './state/settings';
 import { GpuPanel } from './components/GpuPanel';
@@ -90,7 +90,10 @@ function useEngineWiring(ready: boolean) {
   useEffect(() => {
     if (!ready) return;
     void useSettings.getState().loadMethods();
-    if (modelStatus === 'idle') void useModel.getState().load({ kind: 'demo' }, 'WebLoRA demo (built in)');
+    if (modelStatus === 'idle') {
+      const { src, label } = rememberedModel();
+      void useModel.getState().load(src, label);
+    }
   }, [ready, modelStatus]);
   useEffect(() => {
     if (version > 0) void useData.getState().refresh();
@@ -107,6 +110,7 @@ function useEngineWiring(ready: boolean) {
       clearTimeout(t);
       t = setTimeout(() => void useSettings.getState().refreshPlan(useModel.getState().info), 120);
     };
+    useSettings.setState({ plan: null }); // the old model's numbers must not stand for the new one
     refresh();
     const unsub = useSettings.subscribe((s, prev) => {
       if (s.plan !== prev.plan || s.planError !== prev.planError) return;

@@ -36,7 +36,7 @@ export function LossChart() {
               <CartesianGrid stroke="#e2e6ed" strokeDasharray="3 3" />
               <XAxis dataKey="step" type="number" domain={[0, Math.max(total, 1)]} allowDecimals={false} tick={{ fontSize: 12 }} />
               <YAxis yAxisId="loss" domain={['auto', 'auto']} tick={{ fontSize: 12 }} width={52} tickFormatter={(v: number) => v.toFixed(2)} />
-              {showLr && <YAxis yAxisId="lr" orientation="right" tick={{ fontSize: 11 }} width={62} tickFormatter={(v: number) => v.toExponential(0)} />}
+              {showLr && <YAxis yAxisId="lr" orientation="right" tick={{ fontSize: 11 }} width={62} tickFormatter={(v: number) => (v === 0 ? '0' : v.toExponential(1))} />}
               <Tooltip formatter={(v) => fmt(v)} labelFormatter={(s) => `step ${s}`} />
               <Legend wrapperStyle={{ fontSize: 12 }} />
               <Line yAxisId="loss" dataKey="loss" name="train (raw)" stroke="#9db4ea" dot={false} strokeWidth={1} isAnimationActive={false} connectNulls />

@@ -42,8 +42,8 @@ export function MethodPanel() {
       </section>
       <div className="stack">
         <Presets />
-        <CommonSettings />
         <MethodOptions />
+        <CommonSettings />
       </div>
     </div>
   );

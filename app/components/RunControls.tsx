@@ -53,7 +53,7 @@ export function RunControls() {
         <button className="secondary" onClick={() => void downloadAdapter()} disabled={!started || active} data-testid="train-download">
           Download adapter
         </button>
-        <button className="secondary" onClick={() => void saveRunToLibrary()} disabled={state !== 'paused'} data-testid="train-save" title="Saved automatically when a run ends">
+        <button className="secondary" onClick={() => void saveRunToLibrary("checkpoint")} disabled={state !== 'paused'} data-testid="train-save" title="Saved automatically when a run ends">
           Save checkpoint
         </button>
       </div>

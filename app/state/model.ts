@@ -6,6 +6,30 @@ import type { LoadProgress, ModelInfo, ModelSource } from '../worker/types';
 
 export type ModelStatus = 'idle' | 'loading' | 'ready' | 'error';
 
+/** The last built-in or Hub model, loaded again on the next visit (a dropped folder cannot be: the person drops it). */
+const LAST_KEY = 'weblora-last-model';
+type Remembered = { kind: 'demo' | 'demo-tiny' } | { kind: 'hub'; repo: string };
+
+export function rememberedModel(): { src: Remembered; label: string } {
+  try {
+    const v = JSON.parse(localStorage.getItem(LAST_KEY) ?? 'null') as Remembered | null;
+    if (v?.kind === 'demo-tiny') return { src: v, label: 'WebLoRA demo-tiny (built in)' };
+    if (v?.kind === 'hub' && typeof v.repo === 'string') return { src: { kind: 'hub', repo: v.repo }, label: `${v.repo} from the Hub (cached)` };
+  } catch {
+    // storage unavailable or a damaged value: first-visit default
+  }
+  return { src: { kind: 'demo' }, label: 'WebLoRA demo (built in)' };
+}
+
+function remember(src: ModelSource) {
+  const v: Remembered | null = src.kind === 'hub' ? { kind: 'hub', repo: src.repo } : src.kind === 'files' ? null : { kind: src.kind };
+  try {
+    if (v) localStorage.setItem(LAST_KEY, JSON.stringify(v));
+  } catch {
+    // private mode: nothing to remember
+  }
+}
+
 interface ModelState {
   status: ModelStatus;
   /** what is being loaded, for the progress line */
@@ -32,9 +56,11 @@ export const useModel = create<ModelState>((set, get) => ({
     try {
       const info = await call((api) => api.loadModel(src, Comlink.proxy((p: LoadProgress) => set({ progress: { ...p, startedAt } }))));
       set({ status: 'ready', info, progress: null, version: get().version + 1 });
+      remember(src);
       return true;
     } catch (e) {
-      // a failed load leaves the previous model loaded in the worker
+      // a failed load leaves the previous model loaded in the worker; a remembered one that fails falls back to the demo
+      if (!get().info && src.kind === 'hub') localStorage.removeItem(LAST_KEY);
       set({ status: get().info ? 'ready' : 'error', error: e instanceof Error ? e.message : String(e), progress: null });
       return false;
     }

@@ -6,7 +6,8 @@
 // browser are killed in `finally`.
 import { chromium } from 'playwright-core';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { unzipSync } from 'fflate';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -15,7 +16,7 @@ import { fileURLToPath } from 'node:url';
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const SCREENSHOTS = path.join(ROOT, 'test/screenshots');
 const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
-const OVERALL_TIMEOUT_MS = 5 * 60_000;
+const OVERALL_TIMEOUT_MS = 7 * 60_000;
 const CASE_TIMEOUT_MS = 90_000;
 
 // Chromium 156 on Linux exposes WebGPU with --enable-unsafe-webgpu alone; with no GPU it picks SwiftShader
@@ -31,24 +32,70 @@ const CHROMIUM_ARGS = [
   '--no-default-browser-check',
 ];
 
-// ---- cases --------------------------------------------------------------------------------------------------
+// ---- cases ----------------------------------------------------------------------------------------------------
 // Each case: { name, run(ctx) } where ctx = { page, baseUrl, screenshot(name) }. Throw to fail.
+// The cases share one browser profile and run in order: the library case finds the runs the training case saved.
 
-/** @type {{ name: string, timeoutMs?: number, run: (ctx: CaseContext) => Promise<void> }[]} */
+const METHODS = ['lora', 'loraplus', 'vera', 'lorafa', 'loradrop', 'adalora', 'dora', 'deltalora'];
+const TINY = path.join(ROOT, 'public/models/weblora-demo-tiny');
+
+/** The page with the demo-tiny model loaded (from its folder through the folder input when `viaFolder`). */
+async function openWithTiny(page, baseUrl, { viaFolder = false } = {}) {
+  await page.setViewportSize({ width: 1280, height: 800 });
+  await page.goto(baseUrl + '/');
+  await page.getByTestId('model-card').waitFor({ timeout: 60_000 });
+  await waitForModelIdle(page);
+  if (viaFolder) await page.getByTestId('model-drop-folder').setInputFiles(TINY);
+  else if (!/demo-tiny/.test(await page.getByTestId('model-card').locator('h2').innerText())) await page.getByTestId('model-demo-tiny').click();
+  await page.waitForFunction(() => /tiny/.test(document.querySelector('[data-testid=model-card] h2')?.textContent ?? ''), null, { timeout: 60_000 });
+  await waitForModelIdle(page);
+}
+
+const waitForModelIdle = (page) => page.waitForFunction(() => !document.querySelector('[data-testid=model-progress]'), null, { timeout: 60_000 });
+
+async function fill(page, testId, value) {
+  const input = page.getByTestId(testId);
+  await input.fill(String(value));
+  if ((await input.inputValue()) !== String(value)) throw new Error(`${testId} did not take ${value}`);
+}
+
+async function waitForRunEnd(page, ms) {
+  await page.waitForFunction(() => /finished|stopped|error/i.test(document.querySelector('[data-testid=train-state] .pill')?.textContent ?? ''), null, { timeout: ms });
+  const state = (await page.getByTestId('train-state').innerText()).replace(/\s+/g, ' ');
+  if (!/^finished/i.test(state)) {
+    const err = (await page.getByTestId('train-error').count()) ? await page.getByTestId('train-error').innerText() : '';
+    throw new Error(`the run ended as "${state}" ${err.replace(/\s+/g, ' ')}`);
+  }
+}
+
+/** safetensors bytes → header {name: {dtype, shape, data_offsets}} (checked against the file length). */
+function safetensorsHeader(bytes) {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const n = Number(view.getBigUint64(0, true));
+  const header = JSON.parse(new TextDecoder().decode(bytes.subarray(8, 8 + n)));
+  const dataLen = bytes.byteLength - 8 - n;
+  for (const [k, t] of Object.entries(header)) {
+    if (k === '__metadata__') continue;
+    const size = { F32: 4, F16: 2, BF16: 2, F64: 8 }[t.dtype] * t.shape.reduce((a, b) => a * b, 1);
+    if (t.data_offsets[1] - t.data_offsets[0] !== size || t.data_offsets[1] > dataLen) throw new Error(`safetensors: ${k} has bad offsets`);
+  }
+  return header;
+}
+
 const CASES = [
   {
     name: 'foundation: the app finds a WebGPU adapter in its engine worker',
     async run({ page, baseUrl, screenshot }) {
       await page.setViewportSize({ width: 1280, height: 800 });
       await page.goto(baseUrl + '/');
+      await page.getByTestId('tab-gpu').click();
       // Either outcome of the GPU check ends the wait; a missing adapter is a failure with the page's own words.
       const outcome = page.locator('[data-testid="adapter-line"], [data-testid="no-webgpu"], [data-testid="gpu-error"]');
       await outcome.first().waitFor({ timeout: 60_000 });
       const line = page.getByTestId('adapter-line');
       if (!(await line.count())) {
         await screenshot('foundation');
-        const text = (await outcome.first().innerText()).replace(/\s+/g, ' ').slice(0, 400);
-        throw new Error(`no adapter line; the page says: ${text}`);
+        throw new Error(`no adapter line; the page says: ${(await outcome.first().innerText()).replace(/\s+/g, ' ').slice(0, 400)}`);
       }
       const text = (await line.innerText()).trim();
       const m = /^WebGPU adapter: (\S.*)$/.exec(text);
@@ -64,7 +111,7 @@ const CASES = [
     name: 'no WebGPU: the page explains which browsers have it',
     async run({ page, baseUrl, screenshot }) {
       await page.setViewportSize({ width: 1280, height: 800 });
-      // Simulates a browser without WebGPU: navigator.gpu reads as undefined on the page and in its workers' absence.
+      // Simulates a browser without WebGPU: navigator.gpu reads as undefined on the page.
       await page.addInitScript(() => {
         Object.defineProperty(Navigator.prototype, 'gpu', { get: () => undefined, configurable: true });
       });
@@ -76,7 +123,142 @@ const CASES = [
         if (!text.includes(must)) throw new Error(`the explanation lacks "${must}": ${text.slice(0, 300)}`);
       }
       if (await page.getByTestId('adapter-line').count()) throw new Error('an adapter line is shown although WebGPU is absent');
+      if (await page.getByTestId('tab-train').count()) throw new Error('the training steps are offered although WebGPU is absent');
       await screenshot('no-webgpu');
+    },
+  },
+  {
+    name: 'model: the demo is chosen on first visit, a folder loads, a Hub failure says what to try',
+    async run({ page, baseUrl, screenshot }) {
+      await page.setViewportSize({ width: 1280, height: 800 });
+      await page.goto(baseUrl + '/');
+      await page.getByTestId('model-card').waitFor({ timeout: 60_000 });
+      const arch = await page.getByTestId('model-architecture').innerText();
+      if (!/LlamaForCausalLM \(8 layers/.test(arch) && !/LlamaForCausalLM/.test(arch)) throw new Error(`first visit: ${arch}`);
+      if (!/WebLoRA demo \(built in\)/.test(await page.getByTestId('model-card').locator('h2').innerText())) throw new Error('the built-in demo is not the first model');
+      // No network here: a Hub download fails, and the page must say so with advice.
+      await page.getByTestId('hub-repo').fill('HuggingFaceTB/SmolLM2-135M');
+      await page.getByTestId('hub-download').click();
+      await page.getByTestId('model-error').waitFor({ timeout: 30_000 });
+      const err = (await page.getByTestId('model-error').innerText()).replace(/\s+/g, ' ');
+      if (!/What to try/.test(err)) throw new Error(`the Hub error gives no advice: ${err}`);
+      console.log(`    Hub offline: ${err.slice(0, 110)}…`);
+      await waitForModelIdle(page);
+      // A model folder through the folder input (the same path as a drop): the tiny demo's files.
+      await page.getByTestId('model-drop-folder').setInputFiles(TINY);
+      await page.waitForFunction(() => /weblora-demo-tiny \(from your disk\)/.test(document.querySelector('[data-testid=model-card] h2')?.textContent ?? ''), null, { timeout: 60_000 });
+      const params = await page.getByTestId('model-parameters').innerText();
+      if (params.trim() !== '354,624') throw new Error(`demo-tiny parameters: ${params}`);
+      if (!/BF16/.test(await page.getByTestId('model-weights').innerText())) throw new Error('dtype missing');
+      await page.getByTestId('memory-estimate').waitFor();
+      if (await page.getByTestId('model-error').count()) throw new Error('the Hub error is still shown after a model loaded');
+      await screenshot('model');
+    },
+  },
+  {
+    name: 'data: demo in one click, format detected, bad rows listed by line, preview with masking',
+    async run({ page, baseUrl, screenshot }) {
+      await openWithTiny(page, baseUrl);
+      await page.getByTestId('tab-data').click();
+      // a file with two bad rows among good ones of two formats
+      const bad = ['{"text": "good text row"}', '{"text": broken', '{"foo": 1}', '', '{"prompt": "Q: 2+2?\\n", "completion": "4"}'].join('\n');
+      await page.getByTestId('data-drop-files').setInputFiles({ name: 'mixed.jsonl', mimeType: 'application/jsonl', buffer: Buffer.from(bad) });
+      await page.getByTestId('bad-rows').waitFor({ timeout: 30_000 });
+      const rows = await page.getByTestId('bad-rows').locator('tbody tr').allInnerTexts();
+      if (rows.length !== 2 || !/^2\s/.test(rows[0]) || !/^3\s/.test(rows[1]) || !/invalid JSON/.test(rows[0]) || !/no known fields/.test(rows[1]))
+        throw new Error(`bad rows: ${JSON.stringify(rows)}`);
+      if (!/2 usable examples/.test(await page.getByTestId('data-summary').innerText())) throw new Error('the two good rows are not both kept');
+      await screenshot('data-bad-rows');
+      await page.getByTestId('data-val').selectOption('1');
+      await page.getByTestId('data-demo-define').click();
+      await page.waitForFunction(() => /demo-define\.jsonl/.test(document.querySelector('[data-testid=data-summary]')?.textContent ?? ''), null, { timeout: 60_000 });
+      const summary = (await page.getByTestId('data-summary').innerText()).replace(/\s+/g, ' ');
+      if (!/649 usable examples, read as prompt \/ completion/.test(summary)) throw new Error(`summary: ${summary}`);
+      if (!/643 for training, 6 for validation/.test(summary)) throw new Error(`split: ${summary}`);
+      const first = page.getByTestId('data-preview').locator('li').first();
+      if (!/Define the word abasement/.test(await first.locator('.masked').innerText())) throw new Error('the prompt is not shown as masked');
+      if (!/decent and customary/.test(await first.locator('.trained').innerText())) throw new Error('the completion is not shown as trained');
+      await page.getByTestId('bad-rows-none').waitFor();
+      await screenshot('data');
+    },
+  },
+  {
+    name: 'train: each of the eight methods trains on demo-tiny, the loss chart draws, samples appear',
+    timeoutMs: 250_000,
+    async run({ page, baseUrl, screenshot }) {
+      await openWithTiny(page, baseUrl);
+      await page.getByTestId('tab-data').click();
+      await page.getByTestId('data-val').selectOption('1');
+      await page.getByTestId('data-demo-define').click();
+      await page.getByTestId('data-preview').waitFor({ timeout: 60_000 });
+      await page.getByTestId('tab-method').click();
+      for (const [id, v] of [['set-steps', 2], ['set-batch', 2], ['set-seq', 16], ['set-eval-every', 0], ['set-sample-every', 2], ['set-sample-tokens', 4]]) await fill(page, id, v);
+      const counts = {};
+      for (const m of METHODS) counts[m] = (await page.getByTestId(`method-${m}`).locator('.m-count').innerText()).trim();
+      if (Object.values(counts).some((c) => !/params$/.test(c))) throw new Error(`parameter counts: ${JSON.stringify(counts)}`);
+      await screenshot('method');
+      for (const m of METHODS) {
+        const t0 = Date.now();
+        await page.getByTestId('tab-method').click();
+        await page.getByTestId(`method-${m}`).locator('input').check();
+        if (m === 'loraplus') await fill(page, 'set-sample-every', 0); // samples once (LoRA) is enough: decoding is slow on a CPU
+        await page.getByTestId('tab-train').click();
+        await page.getByTestId('train-start').click();
+        await waitForRunEnd(page, 120_000);
+        const plot = page.getByTestId('loss-chart-plot');
+        const points = Number(await plot.getAttribute('data-points'));
+        const lines = await plot.locator('path.recharts-curve').evaluateAll((ps) => ps.map((p) => (p.getAttribute('d') ?? '').length));
+        if (points !== 2 || lines.filter((n) => n > 10).length < 2) throw new Error(`${m}: the chart has ${points} points and lines ${JSON.stringify(lines)}`);
+        const loss = Number(await page.getByTestId('stat-loss').innerText());
+        const val = await page.getByTestId('stat-val').innerText();
+        if (!(loss > 0 && loss < 20) || !/@2$/.test(val)) throw new Error(`${m}: train loss ${loss}, validation ${val}`);
+        await page.getByTestId('train-saved').waitFor({ timeout: 20_000 });
+        console.log(`    ${m}: ${((Date.now() - t0) / 1000).toFixed(1)} s, loss ${loss}, val ${val}, ${counts[m]}`);
+        if (m === 'lora') {
+          const tuned = await page.getByTestId('sample-tuned').count();
+          if (!tuned) throw new Error('no sample generations after the LoRA run');
+          await screenshot('train');
+        }
+      }
+    },
+  },
+  {
+    name: 'library: the runs survive a reload, download as PEFT files, import back, compare',
+    timeoutMs: 120_000,
+    async run({ page, baseUrl, screenshot }) {
+      await page.setViewportSize({ width: 1280, height: 800 });
+      await page.goto(baseUrl + '/');
+      await page.reload(); // a fresh page load reads IndexedDB again
+      await page.getByTestId('tab-library').click();
+      await page.getByTestId('library-list').waitFor({ timeout: 30_000 });
+      const items = page.getByTestId('library-item');
+      const names = await items.locator('.lib-name').allInnerTexts();
+      for (const t of ['LoRA', 'LoRA+', 'VeRA', 'LoRA-FA', 'LoRA-drop', 'AdaLoRA', 'DoRA', 'Delta-LoRA'])
+        if (!names.some((n) => n.startsWith(`${t} · weblora-demo-tiny`))) throw new Error(`no ${t} run in the library: ${JSON.stringify(names)}`);
+      await screenshot('library');
+      // download the LoRA adapter and read it as PEFT does
+      const lora = items.filter({ has: page.locator('.lib-name', { hasText: /^LoRA · / }) }).first();
+      const [download] = await Promise.all([page.waitForEvent('download'), lora.getByRole('button', { name: 'Download zip' }).click()]);
+      const zipPath = path.join(os.tmpdir(), `weblora-${Date.now()}.zip`);
+      await download.saveAs(zipPath);
+      const files = unzipSync(readFileSync(zipPath));
+      const config = JSON.parse(new TextDecoder().decode(files['adapter_config.json']));
+      if (config.peft_type !== 'LORA' || config.r !== 8 || config.lora_alpha !== 16 || String(config.target_modules.sort()) !== 'q_proj,v_proj')
+        throw new Error(`adapter_config.json: ${JSON.stringify(config).slice(0, 300)}`);
+      const header = safetensorsHeader(files['adapter_model.safetensors']);
+      const keys = Object.keys(header).filter((k) => k !== '__metadata__').sort();
+      const want = [0, 1].flatMap((l) => ['q_proj', 'v_proj'].flatMap((p) => ['lora_A', 'lora_B'].map((w) => `base_model.model.model.layers.${l}.self_attn.${p}.${w}.weight`))).sort();
+      if (String(keys) !== String(want)) throw new Error(`safetensors keys: ${keys.join(', ')}`);
+      if (String(header['base_model.model.model.layers.0.self_attn.v_proj.lora_B.weight'].shape) !== '32,8') throw new Error('v_proj lora_B shape');
+      console.log(`    zip: ${Object.keys(files).join(', ')}`);
+      // import it back
+      const before = await items.count();
+      await page.getByTestId('library-import-files').setInputFiles(zipPath);
+      await page.waitForFunction((n) => document.querySelectorAll('[data-testid=library-item]').length === n + 1, before, { timeout: 30_000 });
+      rmSync(zipPath, { force: true });
+      await page.getByTestId('tab-compare').click();
+      await page.getByTestId('compare-chart').waitFor({ timeout: 30_000 });
+      await screenshot('compare');
     },
   },
 ];
