@@ -1,9 +1,9 @@
 // Training throughput and memory of every adapter method, the WebLoRA side of bench/run-h100.sh (PyTorch + PEFT is
 // bench/peft_bench.py, same shapes, same methods.json). A random-weights model with a real model's shapes
 // (bench/models.json, bf16 weights), every linear layer adapted (methods.json's targets and hyper-parameters), batch
-// 8 × 256 tokens of random text. Each method is built through the registry (METHODS[name].create) and trained by the
-// engine's Trainer, exactly as `weblora train` does: forward, backward, the method's hooks, global grad-norm clipping
-// (1.0), AdamW (or the method's optimizer), lr 1e-4 constant, the loss read back every --read-every steps.
+// 8 × 256 tokens of random text. Each method runs in a TrainingSession, as `weblora train` and the app run it: the
+// registry's method, the Trainer with the method's hooks; forward, backward, global grad-norm clipping (1.0), AdamW
+// (or the method's optimizer), lr 1e-4 constant, the loss read back every --read-every steps.
 //
 // Each (model, method) runs in its own process with a fresh device: its peak memory is its own, and one method
 // that fails cannot take the others down. Prints one JSON line each (appended to --out too):
@@ -20,8 +20,8 @@ import { appendFileSync, readFileSync } from 'node:fs';
 import { Gpu } from '../src/engine/gpu/runtime';
 import { CausalLM } from '../src/engine/model/causal-lm';
 import { METHODS } from '../src/engine/adapters/registry';
-import { METHOD_NAMES, resolveOptions, selectLayers, type CommonHyper, type MethodName } from '../src/engine/adapters/method';
-import { Trainer, type TrainOptions } from '../src/engine/train/trainer';
+import { METHOD_NAMES, resolveOptions, selectLayers, type MethodName } from '../src/engine/adapters/method';
+import { TrainingSession } from '../src/engine/train/session';
 import { makeBatch } from '../src/engine/data/batch';
 import { benchConfig, makeFiller, randomTensors } from './random-model';
 
@@ -81,27 +81,21 @@ async function benchOne(modelName: string, name: MethodName) {
   const cfg = benchConfig(modelName);
   const fill = makeFiller();
   const model = await CausalLM.load(gpu, { modelConfig: cfg, tensors: randomTensors(cfg, 'BF16', fill) } as any, { maxBatch: B, maxSeq: T });
-  const layers = selectLayers(model.linearLayers(), bench.targets);
-  const total = warmup + steps;
-  const common: CommonHyper = {
-    r: m.r ?? spec.defaults?.r ?? 8, alpha: m.alpha ?? spec.defaults?.alpha ?? 8, rslora: false, targets: bench.targets,
-    seed: 1, steps: total, baseModel: `random-${modelName}`, fanInFanOut: false,
-  };
   const data = randomData(cfg.vocabSize, 8 * B, fill);
-  const train: TrainOptions = {
-    steps: total, batch: B, seq: T, lr, schedule: 'constant', warmup: 0, gradAccum: 1, shuffle: false, seed: 1,
-    readEvery, weightDecay: 0, maxGradNorm: 1,
-  };
-
   const t0 = performance.now();
-  const run = await spec.create({ gpu, model, layers, maxTokens: B * T, common, options, data, train, log: (s) => process.stderr.write(`[${name}] ${s}\n`) });
-  model.setAdapters(run.modules);
-  const trainer = new Trainer(gpu, model, run.params, data, { ...train, ...run.optimizer, hooks: run });
+  const session = await TrainingSession.create({
+    gpu, model, arch: cfg.arch, baseModel: `random-${modelName}`, data, log: (s) => process.stderr.write(`[${name}] ${s}\n`),
+    settings: {
+      method: name, r: m.r, alpha: m.alpha, targets: bench.targets, seed: 1, options: m.options,
+      steps: warmup + steps, batch: B, seq: T, lr, schedule: 'constant', warmup: 0, gradAccum: 1, shuffle: false,
+      weightDecay: 0, maxGradNorm: 1, logEvery: readEvery,
+    },
+  });
   await gpu.sync();
   const setupMs = performance.now() - t0;
 
   let peak = gpu.allocatedBytes, tWarm = NaN, tEnd = NaN, loss = NaN;
-  await trainer.run((recs) => {
+  await session.run((recs) => {
     const now = performance.now();
     peak = Math.max(peak, gpu.allocatedBytes);
     const last = recs[recs.length - 1];
@@ -110,12 +104,11 @@ async function benchOne(modelName: string, name: MethodName) {
     loss = last.loss;
   });
   const ms = (tEnd - tWarm) / steps;
-  const trainable = run.params.filter((p) => p.grad).reduce((a, p) => a + p.shape.reduce((x, y) => x * y, 1), 0);
   emit({
     ...base, tokens_per_s: +((B * T) / ms * 1000).toFixed(1), step_ms: +ms.toFixed(2),
-    trainable_params: trainable, count_params: spec.countParams(layers, common, options),
+    trainable_params: session.trainableParams, count_params: spec.countParams(selectLayers(model.linearLayers(), bench.targets), session.common, options),
     peak_gpu_bytes: peak, frozen_bytes: model.frozenBytes(), setup_ms: +setupMs.toFixed(0),
-    steps, warmup, read_every: readEvery, loss: +loss.toFixed(4), describe: run.describe,
+    steps, warmup, read_every: readEvery, loss: +loss.toFixed(4), describe: session.method.describe,
     device: gpu.info.description || gpu.info.vendor,
   });
 }
