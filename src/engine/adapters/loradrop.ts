@@ -23,6 +23,8 @@
 //    the trainer's flag (overwrite on a step's first micro-batch), so the pair as a whole keeps types.ts' contract.
 //  - A pair is keyed (optimizer state, checkpoints) by its first user in model order: a pair with one user is then
 //    exactly an own LoRA, and load() rebuilds the sharing from the file (users hold bitwise-identical copies).
+//  - Reported: log lines (phase-1 losses, every layer's importance, the selection), `run.report` (sample, phase-1
+//    losses, importances, kept, shared by shape; for a {"loradrop": …} JSON line) and saveState (weblora.json).
 import type { Gpu, Step } from '../gpu/runtime';
 import { matmul } from '../../kernels/matmul';
 import { loraBackward, loraForward } from '../../kernels/linear';
