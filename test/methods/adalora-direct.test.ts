@@ -134,4 +134,32 @@ describe('AdaLoRA vs PEFT (direct)', () => {
     const { loss } = await evaluateLoss(gpu, model, data, B, T);
     expect(rel(loss, e.eval.trained.loss)).toBeLessThan(1e-4);
   }, 240_000);
+
+  it("training from PEFT's truncated file resizes each layer to its kept ranks (PEFT's resize_modules_by_rank_pattern)", async () => {
+    const { gpu, model, ctx, trainOpts } = await setup(true);
+    const dir = path.join(FX, 'llama_adalora/trained');
+    const run = (await adaloraMethod.load!(ctx, nodeDirSource(dir), 'trained')) as AdaLoraRun;
+    const pattern = run.config.rankPattern!;
+    for (const [name, m] of run.adaModules) expect(m.r, name).toBe(pattern[`${name}.lora_E`].filter(Boolean).length);
+    // the budget starts from the ranks there are; scale stays α / (init_r + 1e-5)
+    expect(run.allocator!.initBudget).toBe(Object.values(pattern).reduce((a, v) => a + v.filter(Boolean).length, 0));
+    model.setAdapters(run.modules);
+    const opt = new AdamW(gpu, run.params, trainOpts);
+    const b = fixtureData(e.examples).batch([0, 1]);
+    model.uploadBatch({ ids: b.ids, labels: b.labels, B, T, lossScale: 1 / b.nLabelTokens });
+    const step = gpu.step('train 1');
+    step.clear(model.lossSum, 0, 4);
+    await model.record(step, { backward: true, accumulate: false });
+    await run.beforeOptimizer!(step, model.lossSum, 1);
+    await opt.record(step, 1e-3);
+    await run.afterOptimizer!(step, 1);
+    step.submit();
+    await run.afterStep!(1); // step 1 ≤ tinit: no masking, the file's pattern stays
+    const files = await run.exportAdapter();
+    const cfg = JSON.parse(new TextDecoder().decode(files['adapter_config.json']));
+    expect(cfg.rank_pattern).toEqual(pattern);
+    const got = parseSafetensors(files['adapter_model.safetensors'], 'out').tensors;
+    const want = parseSafetensors(new Uint8Array(readFileSync(path.join(dir, 'adapter_model.safetensors'))), 'trained').tensors;
+    for (const [k, t] of want) expect(got.get(k)!.shape, k).toEqual(t.shape);
+  }, 120_000);
 });

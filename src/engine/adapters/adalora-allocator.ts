@@ -85,10 +85,12 @@ export class RankAllocator {
     private maxGradNorm: number,
     /** every trainable gradient of the run (the clip norm is over all of them) */
     private allGrads: { buffer: GPUBuffer; n: number }[],
+    /** adapted layers, counting those pruned to rank 0 (no module, but in PEFT's target budget) */
+    layerCount = modules.length,
   ) {
     this.initBudget = modules.reduce((a, m) => a + m.r, 0);
-    this.targetBudget = schedule.targetR * modules.length;
-    if (this.targetBudget > this.initBudget) throw new Error(`AdaLoRA: --target-r ${schedule.targetR} exceeds the ranks there are (${this.initBudget} over ${modules.length} layers)`);
+    this.targetBudget = schedule.targetR * layerCount;
+    if (this.targetBudget > this.initBudget) throw new Error(`AdaLoRA: --target-r ${schedule.targetR} exceeds the ranks there are (${this.initBudget} over ${layerCount} layers)`);
     const zeros = (n: number, label: string) => gpu.buffer(n * 4, label, new Float32Array(n));
     this.avgs = modules.map((m) => {
       const pair = (t: (typeof TENSORS)[number]) => {

@@ -198,7 +198,7 @@ async function adaloraRun(ctx: MethodContext, adapter: AdaLoraAdapter, describe:
     });
     const grads = params.map((p) => ({ buffer: p.grad!, n: p.shape.reduce((a, b) => a * b, 1) }));
     const sched = { targetR: c.targetR, tinit: c.tinit, tfinal: c.tfinal, deltaT: c.deltaT, totalStep: c.totalStep, beta1: c.beta1, beta2: c.beta2 };
-    allocator = new RankAllocator(gpu, alloc, sched, ctx.train.maxGradNorm ?? 0, grads);
+    allocator = new RankAllocator(gpu, alloc, sched, ctx.train.maxGradNorm ?? 0, grads, adapter.layers.size);
     reg = new OrthRegulariser(gpu, [...modules.values()], 2 * adapter.layers.size, c.orthRegWeight);
   }
   const allocations: AllocationRecord[] = [];
@@ -221,7 +221,9 @@ async function adaloraRun(ctx: MethodContext, adapter: AdaLoraAdapter, describe:
     async exportAdapter() {
       const layers = new Map(adapter.layers);
       for (const [name, m] of modules) layers.set(fileName.get(name)!, await m.getWeights(gpu));
-      return serializeAdaLoraAdapter({ config: { ...c, rankPattern: allocator?.rankPattern ?? filePattern }, layers });
+      // fully pruned layers (rank 0, no module) keep their entry from the file
+      const rankPattern = allocator?.rankPattern ? { ...filePattern, ...allocator.rankPattern } : filePattern;
+      return serializeAdaLoraAdapter({ config: { ...c, rankPattern }, layers });
     },
     async saveState() {
       // the exported file drops pruned ranks; the state keeps every rank so that a resume continues exactly
@@ -286,7 +288,7 @@ export const adaloraMethod: MethodSpec = {
   options: OPTIONS,
   // r comes from --init-r ('rank' is the CLI flag, 'r' the session setting)
   rejects: ['rank', 'r', 'rslora'],
-  countParams: (layers, _c, o) => layers.reduce((a, l) => a + (o['init-r'] as number) * (l.inDim + l.outDim + 1), 0),
+  countParams: (layers, _c, o) => layers.reduce((a, l) => a + ((o?.['init-r'] as number | undefined) ?? 12) * (l.inDim + l.outDim + 1), 0),
   async create(ctx) {
     const { common } = ctx;
     if (!ctx.layers.length) throw new Error(`the targets ${common.targets.join(',')} match no linear layer of this model`);
