@@ -156,6 +156,9 @@ async function cmdTrain(f: Flags) {
     gpu, model, arch: cfg.arch, baseModel: (f['model-id'] ?? f.model) as string, data, settings, log,
     ...(f['init-adapter'] ? { init: from } : {}), ...(f.resume ? { resume: from } : {}),
   });
+  // a method's own report (LoRA-drop's importances and selection) as one extra JSON line before the step lines
+  const report = (session.method as { report?: unknown }).report;
+  if (f.json && report) emit(jsonLine({ [session.spec.name]: report }));
   const { steps, batch, seq, gradAccum = 1 } = settings;
   log(`training ${session.stepsDone ? `steps ${session.stepsDone + 1}–` : ''}${steps} steps of ${batch}×${seq} tokens${gradAccum > 1 ? ` × ${gradAccum} accumulated` : ''}, ${data.count} examples, ${session.trainableParams} trainable parameters`);
   let interrupted = false;
