@@ -148,7 +148,7 @@ def run(model_name, cfg, method, mode, a):
 if __name__ == "__main__":
     ap = argparse.ArgumentParser()
     ap.add_argument("--steps", type=int, default=20, help="timed optimizer steps")
-    ap.add_argument("--warmup", type=int, default=3, help="untimed steps first (kernel selection, caches)")
+    ap.add_argument("--warmup", type=int, default=10, help="untimed steps first (as bench/train.ts: AdaLoRA's total_step counts them)")
     ap.add_argument("--batch", type=int, default=8)
     ap.add_argument("--seq", type=int, default=256)
     ap.add_argument("--lr", type=float, default=1e-4)
