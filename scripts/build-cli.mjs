@@ -19,7 +19,8 @@ const defaults = ['src/engine/cli.ts', ...(existsSync('bench') ? readdirSync('be
 const entries = process.argv.slice(2).length ? process.argv.slice(2) : defaults.filter((f) => existsSync(f));
 if (!entries.length) process.exit(0);
 await build({
-  entryPoints: entries,
+  // flat names (dist/cli.js, dist/train.js): with entries in several folders esbuild would otherwise mirror them
+  entryPoints: entries.map((f) => ({ in: f, out: path.basename(f).replace(/\.ts$/, '') })),
   outdir: 'dist',
   bundle: true,
   platform: 'node',
