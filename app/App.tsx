@@ -96,7 +96,9 @@ function useEngineWiring(ready: boolean) {
     }
   }, [ready, modelStatus]);
   useEffect(() => {
-    if (version > 0) void useData.getState().refresh();
+    if (version === 0) return;
+    const data = useData.getState();
+    void (data.info ? data.refresh() : data.restore());
   }, [version]);
   useEffect(() => {
     if (useData.getState().options.seq === seq) return;

@@ -36,6 +36,8 @@ function usableDataset(): PreparedDataset {
   return dataset.prepared;
 }
 let run: TrainingRun | null = null;
+/** Stop or pause pressed while a run was still being set up (before it existed): done as soon as it exists. */
+let whenStarted: 'stop' | 'pause' | null = null;
 /** an adapter loaded from the library for a try-out: generate() uses it */
 let tryout: { describe: string; lm: Awaited<ReturnType<typeof gpuModel>>['lm']; modules: Map<string, AdapterModule> } | null = null;
 
@@ -139,7 +141,7 @@ const api = {
   },
 
   /** Starts a run (or resumes a checkpoint's files); progress arrives through `events`. */
-  async startTraining(req: TrainRequest, events: TrainEvents, resumeFiles?: Record<string, Uint8Array>): Promise<void> {
+  async startTraining(req: TrainRequest, events: TrainEvents, resumeFiles?: Record<string, Uint8Array>, runId?: string): Promise<void> {
     const m = needModel();
     if (run && !run.done && run.state !== 'paused') throw new Error('A run is already in progress.');
     if (run && run.state === 'paused') await run.stop();
@@ -147,16 +149,21 @@ const api = {
     const data = usableDataset();
     tryout = null;
     run = null;
-    run = await TrainingRun.start(m, data, req, events, resumeFiles && memorySource(resumeFiles));
+    whenStarted = null;
+    run = await TrainingRun.start(m, data, req, events, resumeFiles && memorySource(resumeFiles), runId);
+    if (whenStarted === 'stop') void run.stop();
+    if (whenStarted === 'pause') run.pause();
   },
 
   pause(): void {
+    if (!run) whenStarted ??= 'pause';
     run?.pause();
   },
   resume(): void {
     run?.resume();
   },
   async stop(): Promise<void> {
+    if (!run) whenStarted = 'stop';
     await run?.stop();
   },
 
@@ -179,8 +186,7 @@ const api = {
     const m = needModel();
     if (run && !run.done && run.state !== 'paused') throw new Error('Stop the training run first.');
     run = null;
-    const seq = Math.min(512, m.info.contextLength);
-    const { gpu, lm } = await gpuModel(m, 1, seq);
+    const { gpu, lm } = await gpuModel(m, 1, Math.min(512, m.info.contextLength), false, true);
     const ctx = {
       gpu, model: lm, layers: lm.linearLayers(), maxTokens: lm.maxTokens, common: commonFor(m.info, 8, 8, []), options: {},
       log: () => {},
@@ -204,7 +210,7 @@ const api = {
         tryout.lm.setAdapters(tryout.modules);
       }
     }
-    const { lm } = await gpuModel(m, 1, Math.min(512, m.info.contextLength));
+    const { lm } = await gpuModel(m, 1, Math.min(512, m.info.contextLength), false, true);
     return generateText(lm, prompt, maxNewTokens);
   },
 };

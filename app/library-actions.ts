@@ -36,7 +36,7 @@ export async function resumeRecord(rec: LibraryRecord): Promise<void> {
   const model = useModel.getState().info!;
   const req = trainRequest(settings, model, data.train, data.samplePrompts, s.methods);
   useApp.getState().setTab('train');
-  await useTrain.getState().start(req, { modelId: model.id, dataset: data.name }, rec.files);
+  await useTrain.getState().start(req, { modelId: model.id, dataset: data.name }, rec.files, rec.id);
 }
 
 /** Loads the record's adapter onto its base model for the try-out chat on the Library step. */

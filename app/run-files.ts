@@ -42,7 +42,7 @@ let saving: Promise<void> = Promise.resolve();
 export function saveRunToLibrary(kind: RecordKind = 'checkpoint'): Promise<void> {
   const run = async () => {
     const t = useTrain.getState();
-    if (!t.started || !t.request || !t.context) return;
+    if (!t.started || !t.request || !t.context || !t.points.length) return; // nothing trained yet: nothing to keep
     try {
       const files = await call((api) => (kind === 'adapter' ? api.exportAdapter() : api.checkpoint()));
       const elapsed = t.progress?.elapsedSec ?? 0;

@@ -44,7 +44,7 @@ export function RunControls() {
             {state === 'finished' || state === 'stopped' || state === 'error' ? 'Train again' : 'Start training'}
           </button>
         )}
-        <button className="secondary" onClick={() => void pause()} disabled={state !== 'running'} data-testid="train-pause">
+        <button className="secondary" onClick={() => void pause()} disabled={state !== 'running' && state !== 'preparing'} data-testid="train-pause">
           Pause
         </button>
         <button className="secondary danger" onClick={() => void stop()} disabled={!(active || state === 'paused') || state === 'stopping'} data-testid="train-stop">

@@ -50,7 +50,7 @@ export function TryOut() {
         </label>
         <label className="field">
           <span>New tokens</span>
-          <input type="number" min={1} max={512} value={tokens} onChange={(e) => setTokens(Math.max(1, Number(e.target.value) || 1))} />
+          <input type="number" min={1} max={512} value={tokens} onChange={(e) => setTokens(Math.max(1, Number(e.target.value) || 1))} data-testid="tryout-tokens" />
         </label>
         <label className="check">
           <input type="checkbox" checked={compare} onChange={(e) => setCompare(e.target.checked)} /> also the base model

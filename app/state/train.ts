@@ -25,7 +25,7 @@ interface TrainState {
   context: { modelId: string; dataset: string } | null;
   /** when the run was last saved to the library */
   savedAt: number | null;
-  start(req: TrainRequest, context: { modelId: string; dataset: string }, resume?: Record<string, Uint8Array>): Promise<void>;
+  start(req: TrainRequest, context: { modelId: string; dataset: string }, resume?: Record<string, Uint8Array>, runId?: string): Promise<void>;
   pause(): Promise<void>;
   resume(): Promise<void>;
   stop(): Promise<void>;
@@ -52,7 +52,7 @@ export const useTrain = create<TrainState>((set, get) => ({
   context: null,
   savedAt: null,
 
-  async start(req, context, resume) {
+  async start(req, context, resume, runId) {
     set({ state: 'preparing', detail: 'starting', request: req, started: null, points: [], evals: [], progress: null, samples: null, log: [], error: null, context, savedAt: null });
     const events: TrainEvents = {
       state(state, detail) {
@@ -67,7 +67,7 @@ export const useTrain = create<TrainState>((set, get) => ({
       log: (msg) => set({ log: [...get().log.slice(-50), msg] }),
     };
     try {
-      await call((api) => api.startTraining(req, Comlink.proxy(events), resume));
+      await call((api) => api.startTraining(req, Comlink.proxy(events), resume, runId));
     } catch (e) {
       set({ state: 'error', error: e instanceof Error ? e.message : String(e) });
     }

@@ -60,10 +60,11 @@ let model: { key: LoadedModel; lm: CausalLM; maxTokens: number; dirty: boolean }
  * The base model on the GPU with room for batch × seq tokens and no adapters. `willChangeWeights` (Delta-LoRA moves
  * W itself) marks it so the next run gets a fresh copy.
  */
-export async function gpuModel(loaded: LoadedModel, batch: number, seq: number, willChangeWeights = false): Promise<{ gpu: Gpu; lm: CausalLM }> {
+export async function gpuModel(loaded: LoadedModel, batch: number, seq: number, willChangeWeights = false, anySize = false): Promise<{ gpu: Gpu; lm: CausalLM }> {
   const need = batch * seq;
   let g = await getGpu();
-  if (model && (model.key !== loaded || model.maxTokens < need || model.dirty)) {
+  // anySize (generation): a model of any size will do, prompts are cut to fit; no reload, no recompiled pipelines
+  if (model && (model.key !== loaded || (!anySize && model.maxTokens < need) || model.dirty)) {
     retired.add(g.device);
     g.destroy();
     gpu = null;

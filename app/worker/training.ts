@@ -53,7 +53,8 @@ export class TrainingRun {
     private events: TrainEvents,
   ) {}
 
-  static async start(loaded: LoadedModel, data: PreparedDataset, req: TrainRequest, events: TrainEvents, resume?: FileSource): Promise<TrainingRun> {
+  /** `runId`: a resumed checkpoint keeps its library id, so saving it replaces the checkpoint. */
+  static async start(loaded: LoadedModel, data: PreparedDataset, req: TrainRequest, events: TrainEvents, resume?: FileSource, runId?: string): Promise<TrainingRun> {
     const say = (s: RunState, d?: string) => void Promise.resolve(events.state(s, d)).catch(() => {});
     say('preparing', 'loading the model onto the GPU');
     const { gpu, lm } = await gpuModel(loaded, req.batch, req.seq, req.method === 'deltalora');
@@ -82,7 +83,7 @@ export class TrainingRun {
         resume: resume && { files: resume, where: 'the checkpoint' },
       }),
     );
-    const runId = `${new Date().toISOString().replace(/[-:T]/g, '').slice(0, 14)}-${req.method}`;
+    runId ??= `${new Date().toISOString().replace(/[-:T]/g, '').slice(0, 14)}-${req.method}`;
     const run = new TrainingRun(runId, session, gpu, lm, loaded, data, req, events);
     void Promise.resolve(
       events.started({
@@ -105,8 +106,9 @@ export class TrainingRun {
     return this.looping ?? Promise.resolve();
   }
 
+  /** While preparing (the first validation loss), the run pauses before its first step. */
   pause() {
-    if (this.state !== 'running') return;
+    if (this.state !== 'running' && this.state !== 'preparing') return;
     this.pauseRequested = true;
     this.say('pausing');
     this.session.stop();
@@ -144,7 +146,7 @@ export class TrainingRun {
     const s = this.session;
     try {
       if (s.stepsDone === 0 && this.lastEvalStep < 0) await this.evaluate();
-      this.say('running');
+      if (!this.pauseRequested && !this.stopRequested) this.say('running');
       while (s.stepsDone < this.req.steps && !this.pauseRequested && !this.stopRequested) {
         const target = this.nextStop(s.stepsDone);
         this.segmentStart = performance.now();
@@ -180,7 +182,7 @@ export class TrainingRun {
   private async evaluate() {
     if (!this.data.val.count) return;
     const step = this.session.stepsDone;
-    this.say(this.state === 'preparing' ? 'preparing' : this.state, `validation loss at step ${step}`);
+    this.say(this.state, `validation loss at step ${step}`);
     const { loss } = await this.session.evaluate(this.data.val);
     checkUncaptured();
     this.lastEvalStep = step;
