@@ -34,7 +34,7 @@ export function HubForm({ disabled }: { disabled: boolean }) {
         </label>
         <label className="field">
           <span>Endpoint</span>
-          <input value={endpoint} onChange={(e) => setEndpoint(e.target.value)} placeholder="https://huggingface.co" spellCheck={false} />
+          <input value={endpoint} onChange={(e) => setEndpoint(e.target.value)} placeholder="https://huggingface.co" spellCheck={false} data-testid="hub-endpoint" />
         </label>
       </details>
       <p className="note">Files are kept in the browser’s cache storage: loading the same repo again reads them from disk.</p>

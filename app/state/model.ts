@@ -8,13 +8,14 @@ export type ModelStatus = 'idle' | 'loading' | 'ready' | 'error';
 
 /** The last built-in or Hub model, loaded again on the next visit (a dropped folder cannot be: the person drops it). */
 const LAST_KEY = 'weblora-last-model';
-type Remembered = { kind: 'demo' | 'demo-tiny' } | { kind: 'hub'; repo: string };
+type Remembered = { kind: 'demo' | 'demo-tiny' } | { kind: 'hub'; repo: string; endpoint?: string };
 
 export function rememberedModel(): { src: Remembered; label: string } {
   try {
     const v = JSON.parse(localStorage.getItem(LAST_KEY) ?? 'null') as Remembered | null;
     if (v?.kind === 'demo-tiny') return { src: v, label: 'WebLoRA demo-tiny (built in)' };
-    if (v?.kind === 'hub' && typeof v.repo === 'string') return { src: { kind: 'hub', repo: v.repo }, label: `${v.repo} from the Hub (cached)` };
+    if (v?.kind === 'hub' && typeof v.repo === 'string')
+      return { src: { kind: 'hub', repo: v.repo, ...(typeof v.endpoint === 'string' && { endpoint: v.endpoint }) }, label: `${v.repo} from the Hub (cached)` };
   } catch {
     // storage unavailable or a damaged value: first-visit default
   }
@@ -22,7 +23,8 @@ export function rememberedModel(): { src: Remembered; label: string } {
 }
 
 function remember(src: ModelSource) {
-  const v: Remembered | null = src.kind === 'hub' ? { kind: 'hub', repo: src.repo } : src.kind === 'files' ? null : { kind: src.kind };
+  // the access token is never stored
+  const v: Remembered | null = src.kind === 'hub' ? { kind: 'hub', repo: src.repo, ...(src.endpoint && { endpoint: src.endpoint }) } : src.kind === 'files' ? null : { kind: src.kind };
   try {
     if (v) localStorage.setItem(LAST_KEY, JSON.stringify(v));
   } catch {

@@ -8,6 +8,7 @@ import { chromium } from 'playwright-core';
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { unzipSync } from 'fflate';
+import { fakeHub, fill, openWithTiny, safetensorsHeader, waitForModelIdle, waitForRunEnd } from './helpers.mjs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -38,49 +39,6 @@ const CHROMIUM_ARGS = [
 
 const METHODS = ['lora', 'loraplus', 'vera', 'lorafa', 'loradrop', 'adalora', 'dora', 'deltalora'];
 const TINY = path.join(ROOT, 'public/models/weblora-demo-tiny');
-
-/** The page with the demo-tiny model loaded (from its folder through the folder input when `viaFolder`). */
-async function openWithTiny(page, baseUrl, { viaFolder = false } = {}) {
-  await page.setViewportSize({ width: 1280, height: 800 });
-  await page.goto(baseUrl + '/');
-  await page.getByTestId('model-card').waitFor({ timeout: 60_000 });
-  await waitForModelIdle(page);
-  if (viaFolder) await page.getByTestId('model-drop-folder').setInputFiles(TINY);
-  else if (!/demo-tiny/.test(await page.getByTestId('model-card').locator('h2').innerText())) await page.getByTestId('model-demo-tiny').click();
-  await page.waitForFunction(() => /tiny/.test(document.querySelector('[data-testid=model-card] h2')?.textContent ?? ''), null, { timeout: 60_000 });
-  await waitForModelIdle(page);
-}
-
-const waitForModelIdle = (page) => page.waitForFunction(() => !document.querySelector('[data-testid=model-progress]'), null, { timeout: 60_000 });
-
-async function fill(page, testId, value) {
-  const input = page.getByTestId(testId);
-  await input.fill(String(value));
-  if ((await input.inputValue()) !== String(value)) throw new Error(`${testId} did not take ${value}`);
-}
-
-async function waitForRunEnd(page, ms) {
-  await page.waitForFunction(() => /finished|stopped|error/i.test(document.querySelector('[data-testid=train-state] .pill')?.textContent ?? ''), null, { timeout: ms });
-  const state = (await page.getByTestId('train-state').innerText()).replace(/\s+/g, ' ');
-  if (!/^finished/i.test(state)) {
-    const err = (await page.getByTestId('train-error').count()) ? await page.getByTestId('train-error').innerText() : '';
-    throw new Error(`the run ended as "${state}" ${err.replace(/\s+/g, ' ')}`);
-  }
-}
-
-/** safetensors bytes → header {name: {dtype, shape, data_offsets}} (checked against the file length). */
-function safetensorsHeader(bytes) {
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const n = Number(view.getBigUint64(0, true));
-  const header = JSON.parse(new TextDecoder().decode(bytes.subarray(8, 8 + n)));
-  const dataLen = bytes.byteLength - 8 - n;
-  for (const [k, t] of Object.entries(header)) {
-    if (k === '__metadata__') continue;
-    const size = { F32: 4, F16: 2, BF16: 2, F64: 8 }[t.dtype] * t.shape.reduce((a, b) => a * b, 1);
-    if (t.data_offsets[1] - t.data_offsets[0] !== size || t.data_offsets[1] > dataLen) throw new Error(`safetensors: ${k} has bad offsets`);
-  }
-  return header;
-}
 
 const CASES = [
   {
@@ -153,6 +111,27 @@ const CASES = [
       await page.getByTestId('memory-estimate').waitFor();
       if (await page.getByTestId('model-error').count()) throw new Error('the Hub error is still shown after a model loaded');
       await screenshot('model');
+      // A Hub repo (a fake Hub on this machine): downloaded with a progress bar, then read from the browser's cache
+      const hub = await fakeHub('weblora/demo-tiny', TINY);
+      try {
+        await page.getByText('Gated model or another endpoint').click();
+        await page.getByTestId('hub-endpoint').fill(hub.endpoint);
+        await page.getByTestId('hub-repo').fill('weblora/demo-tiny');
+        await page.getByTestId('hub-download').click();
+        await page.waitForFunction(() => /Downloading .* of .*\/s/.test(document.querySelector('[data-testid=model-progress]')?.textContent ?? ''), null, { timeout: 30_000 });
+        await screenshot('model-hub-download');
+        const hubCard = () => page.waitForFunction(() => /weblora\/demo-tiny \(Hugging Face Hub\)/.test(document.querySelector('[data-testid=model-card] h2')?.textContent ?? ''), null, { timeout: 60_000 });
+        await hubCard();
+        if (hub.served['model.safetensors'] !== 1 || hub.served['eval-heldout.jsonl']) throw new Error(`served: ${JSON.stringify(hub.served)}`);
+        await page.reload(); // the last model is loaded again: from the cache, not downloaded
+        await hubCard();
+        await hub.close();
+        await page.reload(); // and with the Hub gone
+        await hubCard();
+        if (hub.served['model.safetensors'] !== 1) throw new Error(`downloaded again after a reload: ${JSON.stringify(hub.served)}`);
+      } finally {
+        await hub.close().catch(() => {});
+      }
     },
   },
   {
