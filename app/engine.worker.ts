@@ -80,13 +80,26 @@ const api = {
     if (run && !run.done) throw new Error('A training run is in progress: stop it before loading another model.');
     loading?.abort();
     const me = (loading = new AbortController());
-    const loaded = await loadModel(src, (p) => void Promise.resolve(onProgress?.(p)).catch(() => {}));
-    if (me !== loading) throw new Error('superseded by another model load');
+    let loaded: LoadedModel;
+    try {
+      loaded = await loadModel(src, (p) => void Promise.resolve(onProgress?.(p)).catch(() => {}), me.signal);
+    } catch (e) {
+      // an abort mid-file surfaces as whatever the stream's reader saw (Cache.put: "network error"): say what it was
+      if (me.signal.aborted) throw new Error('The download was cancelled.');
+      throw e;
+    }
+    if (me !== loading || me.signal.aborted) throw new Error('The download was cancelled.');
+    loading = null;
     releaseModel();
     model = loaded;
     run = null;
     tryout = null;
     return loaded.info;
+  },
+
+  /** Cancels a Hub download in flight (files already complete stay in the cache). */
+  cancelLoad(): void {
+    loading?.abort(new Error('The download was cancelled.'));
   },
 
   modelInfo(): ModelInfo | null {

@@ -8,6 +8,7 @@ export interface Explained {
 }
 
 const RULES: [RegExp, string, string][] = [
+  [/was cancelled/i, 'The download was cancelled.', 'Files that finished downloading are kept: starting it again fetches only the rest.'],
   [/out of memory|OutOfMemory|allocation failed|Failed to allocate/i, 'The GPU ran out of memory.',
     'Lower the batch size or the sequence length, adapt fewer modules or use a lower rank, or pick a smaller model. Closing other GPU-heavy tabs helps too.'],
   [/device (was )?lost|GPU device lost|DeviceLost/i, 'The GPU device was lost.',

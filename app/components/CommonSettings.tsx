@@ -6,10 +6,13 @@ import { useTrain, isActive } from '../state/train';
 import { NumberField } from './NumberField';
 import { TargetModules } from './TargetModules';
 
+const NO_PROMPTS: string[] = [];
+
 export function CommonSettings() {
   const s = useSettings();
   const model = useModel((m) => m.info);
   const trainExamples = useData((d) => d.info?.train ?? 0);
+  const dataPrompts = useData((d) => d.info?.samplePrompts ?? NO_PROMPTS);
   const locked = isActive(useTrain((t) => t.state));
   const spec = s.methods.find((m) => m.name === s.method);
   const rejects = new Set(spec?.rejects ?? []);
@@ -53,7 +56,7 @@ export function CommonSettings() {
             </select>
           </label>
           {s.useEpochs ? (
-            <NumberField label="Epochs" value={s.epochs} min={0.01} onChange={(epochs) => s.set({ epochs })} testId="set-epochs" help={`${steps} optimizer steps`} showHelp />
+            <NumberField label="Epochs" value={s.epochs} min={0.01} onChange={(epochs) => s.set({ epochs })} testId="set-epochs" help={trainExamples ? `${steps} optimizer steps` : 'steps are counted once a dataset is loaded'} showHelp />
           ) : (
             <NumberField label="Steps" value={s.steps} integer min={1} onChange={(v) => s.set({ steps: v })} testId="set-steps" help={trainExamples ? `${epochsDone.toFixed(2)} epochs` : undefined} showHelp />
           )}
@@ -68,6 +71,16 @@ export function CommonSettings() {
           <NumberField label="Samples every" value={s.sampleEvery} integer min={0} onChange={(sampleEvery) => s.set({ sampleEvery })} testId="set-sample-every" help="steps; 0: no sample generations" />
           <NumberField label="Sample length" value={s.sampleTokens} integer min={1} max={512} onChange={(sampleTokens) => s.set({ sampleTokens })} testId="set-sample-tokens" help="new tokens per sample" />
         </div>
+        <label className="field">
+          <span>Sample prompts (one per line, \n for a line break; empty: the first validation prompts)</span>
+          <textarea
+            rows={2}
+            value={s.samplePromptsText}
+            placeholder={dataPrompts.map((p) => p.replace(/\n/g, '\\n')).join('\n')}
+            onChange={(e) => s.set({ samplePromptsText: e.target.value })}
+            data-testid="set-sample-prompts"
+          />
+        </label>
       </fieldset>
     </section>
   );

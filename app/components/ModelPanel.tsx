@@ -6,6 +6,7 @@ import { HubForm } from './HubForm';
 import { LoadProgressView } from './LoadProgressView';
 import { ModelCard } from './ModelCard';
 import { ErrorBox } from './ErrorBox';
+import { call } from '../engine';
 
 const BUILT_IN = [
   { kind: 'demo' as const, title: 'WebLoRA demo', what: '5.5 M parameters, Llama architecture, context 256: trains in seconds', label: 'WebLoRA demo (built in)' },
@@ -57,7 +58,16 @@ export function ModelPanel() {
         <h3>From the Hugging Face Hub</h3>
         <HubForm disabled={busy} />
 
-        {status === 'loading' && <LoadProgressView label={loadingLabel} progress={progress} />}
+        {status === 'loading' && (
+          <div className="loadrow">
+            <LoadProgressView label={loadingLabel} progress={progress} />
+            {progress?.phase === 'download' && (
+              <button className="secondary small-btn" onClick={() => void call((api) => api.cancelLoad())} data-testid="model-cancel">
+                Cancel
+              </button>
+            )}
+          </div>
+        )}
         {error && <ErrorBox error={error} onDismiss={() => useModel.setState({ error: null })} testId="model-error" />}
       </section>
 

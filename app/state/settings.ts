@@ -29,12 +29,14 @@ export interface Settings {
   evalEvery: number;
   sampleEvery: number;
   sampleTokens: number;
+  /** the person's own sample prompts, one per line with \n for a line break; '' = the first validation prompts */
+  samplePromptsText: string;
 }
 
 export const DEFAULT_SETTINGS: Settings = {
   method: 'lora', r: 8, alpha: 16, rslora: false, targets: null, methodOptions: {}, lr: 2e-3, schedule: 'linear', warmup: 0,
   useEpochs: false, steps: 100, epochs: 1, batch: 8, gradAccum: 1, seq: 128, seed: 42, weightDecay: 0, maxGradNorm: 1,
-  evalEvery: 25, sampleEvery: 50, sampleTokens: 24,
+  evalEvery: 25, sampleEvery: 50, sampleTokens: 24, samplePromptsText: '',
 };
 
 export type PresetName = 'quick' | 'quality';
@@ -94,8 +96,15 @@ export function stepsFor(s: Settings, trainExamples: number): number {
   return Math.max(1, Math.ceil((s.epochs * Math.max(1, trainExamples)) / (s.batch * s.gradAccum)));
 }
 
-export function trainRequest(s: Settings, m: ModelInfo, trainExamples: number, samplePrompts: string[], methods: MethodInfo[]): TrainRequest {
+/** The prompts sample generations use: the person's own, else the dataset's first validation prompts. */
+export function promptsFor(s: Pick<Settings, 'samplePromptsText'>, dataPrompts: string[]): string[] {
+  const own = s.samplePromptsText.split('\n').filter((l) => l.trim()).map((l) => l.replace(/\\n/g, '\n'));
+  return own.length ? own : dataPrompts;
+}
+
+export function trainRequest(s: Settings, m: ModelInfo, trainExamples: number, dataPrompts: string[], methods: MethodInfo[]): TrainRequest {
   const spec = methods.find((x) => x.name === s.method);
+  const samplePrompts = promptsFor(s, dataPrompts);
   return {
     method: s.method, r: s.r, alpha: s.alpha, rslora: s.rslora, targets: effectiveTargets(s, m), options: methodOptionsOf(s, spec),
     lr: s.lr, schedule: s.schedule, warmup: s.warmup, steps: stepsFor(s, trainExamples), batch: s.batch, gradAccum: s.gradAccum,

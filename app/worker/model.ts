@@ -16,12 +16,13 @@ export interface LoadedModel {
 }
 
 /** Hub downloads through src/engine/io/hub.ts, kept in Cache Storage so a reload does not download again. */
-async function hubSource(repo: string, endpoint: string | undefined, token: string | undefined, onProgress: (p: LoadProgress) => void): Promise<FileSource> {
+async function hubSource(repo: string, endpoint: string | undefined, token: string | undefined, onProgress: (p: LoadProgress) => void, signal?: AbortSignal): Promise<FileSource> {
   const { downloadHubModel } = await import('../../src/engine/io/hub');
   const cache = typeof caches !== 'undefined' ? await caches.open('weblora-hub') : undefined;
   return downloadHubModel(repo, {
     endpoint: endpoint || undefined,
     token: token || undefined,
+    signal,
     cache: cache && { match: (k) => cache.match(k), put: (k, r) => cache.put(k, r) },
     onProgress: (p) =>
       onProgress({
@@ -31,7 +32,7 @@ async function hubSource(repo: string, endpoint: string | undefined, token: stri
   });
 }
 
-export async function loadModel(src: ModelSource, onProgress: (p: LoadProgress) => void): Promise<LoadedModel> {
+export async function loadModel(src: ModelSource, onProgress: (p: LoadProgress) => void, signal?: AbortSignal): Promise<LoadedModel> {
   let source: FileSource;
   let id: string, label: string;
   if (src.kind !== 'files' && src.kind !== 'hub') {
@@ -45,7 +46,7 @@ export async function loadModel(src: ModelSource, onProgress: (p: LoadProgress) 
     id = root;
     label = `${root} (from your disk)`;
   } else {
-    source = await hubSource(src.repo.trim(), src.endpoint, src.token, onProgress);
+    source = await hubSource(src.repo.trim(), src.endpoint, src.token, onProgress, signal);
     id = src.repo.trim();
     label = `${id} (Hugging Face Hub)`;
   }

@@ -2,6 +2,8 @@
 // a fake Hugging Face Hub on 127.0.0.1 (the Hub's two URL shapes, CORS open, the weights streamed in slow chunks so
 // the progress bar can be seen) that counts what it serves.
 import { createServer } from 'node:http';
+import { unzipSync } from 'fflate';
+import net from 'node:net';
 import { readFileSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -89,4 +91,62 @@ export async function fakeHub(repo, dir) {
   });
   await new Promise((r) => server.listen(0, '127.0.0.1', r));
   return { endpoint: `http://127.0.0.1:${server.address().port}`, served, close: () => new Promise((r) => server.close(r)) };
+}
+
+/** The library's zip of the demo-tiny LoRA run, read as PEFT reads it: config fields, tensor names and shapes. */
+export function checkLoraZip(zip) {
+  const files = unzipSync(zip);
+  const config = JSON.parse(new TextDecoder().decode(files['adapter_config.json']));
+  if (config.peft_type !== 'LORA' || config.r !== 8 || config.lora_alpha !== 16 || String(config.target_modules.sort()) !== 'q_proj,v_proj')
+    throw new Error(`adapter_config.json: ${JSON.stringify(config).slice(0, 300)}`);
+  const header = safetensorsHeader(files['adapter_model.safetensors']);
+  const keys = Object.keys(header).filter((k) => k !== '__metadata__').sort();
+  const want = [0, 1].flatMap((l) => ['q_proj', 'v_proj'].flatMap((p) => ['lora_A', 'lora_B'].map((w) => `base_model.model.model.layers.${l}.self_attn.${p}.${w}.weight`))).sort();
+  if (String(keys) !== String(want)) throw new Error(`safetensors keys: ${keys.join(', ')}`);
+  if (String(header['base_model.model.model.layers.0.self_attn.v_proj.lora_B.weight'].shape) !== '32,8') throw new Error('v_proj lora_B shape');
+  return files;
+}
+
+// ---- machinery ----
+
+export function freePort() {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.unref();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = /** @type {net.AddressInfo} */ (srv.address());
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+export function waitForPort(port, ms, server) {
+  const deadline = Date.now() + ms;
+  return new Promise((resolve, reject) => {
+    const attempt = () => {
+      if (server.exitCode !== null) return reject(new Error(`vite preview exited with code ${server.exitCode}`));
+      const sock = net.connect(port, '127.0.0.1');
+      sock.once('connect', () => {
+        sock.destroy();
+        resolve(undefined);
+      });
+      sock.once('error', () => {
+        sock.destroy();
+        if (Date.now() > deadline) reject(new Error(`vite preview did not listen on port ${port} within ${ms} ms`));
+        else setTimeout(attempt, 100);
+      });
+    };
+    attempt();
+  });
+}
+
+export function withTimeout(promise, ms, what) {
+  let timer;
+  return Promise.race([
+    promise,
+    new Promise((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`${what} timed out after ${ms} ms`)), ms);
+    }),
+  ]).finally(() => clearTimeout(timer));
 }
