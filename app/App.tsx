@@ -1,4 +1,4 @@
-import { useEffect } from 'react';
+import { lazy, Suspense, useEffect } from 'react';
 import { useApp, type Tab } from './store';
 import { rememberedModel, useModel } from './state/model';
 import { useData } from './state/data';
@@ -10,9 +10,11 @@ import { StepNav } from './components/StepNav';
 import { ModelPanel } from './components/ModelPanel';
 import { DataPanel } from './components/DataPanel';
 import { MethodPanel } from './components/MethodPanel';
-import { TrainPanel } from './components/TrainPanel';
+
 import { GpuChip } from './components/GpuChip';
-import { LibraryTabs } from './components/LibraryTabs';
+// the chart library (recharts) and the library panels load when first opened: the first page is lighter
+const TrainPanel = lazy(() => import('./components/TrainPanel').then((m) => ({ default: m.TrainPanel })));
+const LibraryTabs = lazy(() => import('./components/LibraryTabs').then((m) => ({ default: m.LibraryTabs })));
 import { autoSaveRuns } from './run-files';
 
 export function App() {
@@ -47,7 +49,9 @@ export function App() {
         <>
           <StepNav />
           <main className="panel" id={`panel-${tab}`} role="tabpanel" aria-labelledby={`tab-${tab}`}>
-            <Panel tab={tab} />
+            <Suspense fallback={<p className="status checking"><span className="spinner" aria-hidden /> Loading…</p>}>
+              <Panel tab={tab} />
+            </Suspense>
           </main>
         </>
       )}
