@@ -63,7 +63,12 @@ export function DataPanel() {
           </p>
         )}
         {error && <ErrorBox error={error} testId="data-error" />}
-        {info && (
+        {info && info.examples === 0 && (
+          <p className="status bad" data-testid="data-summary">
+            {info.name}: no usable examples. The rows left out say why; fix the file, or pick the format its records have.
+          </p>
+        )}
+        {info && info.examples > 0 && (
           <div className="datasummary" data-testid="data-summary">
             <p>
               <strong>{info.name}</strong> ({formatBytes(info.bytes)}): {info.examples} usable examples, read as{' '}

@@ -78,6 +78,7 @@ export function prepareDataset(name: string, text: string, tok: TextTokenizer, o
       errors.push({ line: c.line, message: stripWhere((e as Error).message, name, c.line) });
     }
   }
+  if (!good.length && !errors.length) errors.push({ line: 1, message: 'the file holds no examples' });
   errors.sort((a, b) => a.line - b.line);
 
   // seeded split: the same file, percentage and seed always hold out the same examples
