@@ -40,7 +40,7 @@ export function DataOptionsForm() {
         <select value={options.valMax} disabled={busy} onChange={(e) => void setOptions({ valMax: Number(e.target.value) })}>
           {[8, 16, 32, 64, 128, 256, 1024, 100000].map((p) => (
             <option key={p} value={p}>
-              {p >= 100000 ? 'all' : p} validation examples
+              {p >= 100000 ? 'all' : p} examples
             </option>
           ))}
         </select>
