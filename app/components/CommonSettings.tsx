@@ -16,6 +16,7 @@ export function CommonSettings() {
   const locked = isActive(useTrain((t) => t.state));
   const spec = s.methods.find((m) => m.name === s.method);
   const rejects = new Set(spec?.rejects ?? []);
+  const ownRank = !!spec && 'init-r' in spec.options; // AdaLoRA
   const steps = stepsFor(s, trainExamples);
   const epochsDone = trainExamples ? (steps * s.batch * s.gradAccum) / trainExamples : 0;
 
@@ -24,7 +25,17 @@ export function CommonSettings() {
       <h2 id="common-h">Settings</h2>
       <fieldset disabled={locked} className="plain">
         <div className="formgrid four">
-          <NumberField label="Rank r" value={s.r} integer min={1} max={4096} onChange={(r) => s.set({ r })} testId="set-r" help="rank of the update; more = more capacity and parameters" />
+          <NumberField
+            label="Rank r"
+            value={s.r}
+            integer
+            min={1}
+            max={4096}
+            onChange={(r) => s.set({ r })}
+            testId="set-r"
+            disabled={ownRank}
+            help={ownRank ? `${spec?.title} takes its rank from init-r (its own settings)` : 'rank of the update; more = more capacity and parameters'}
+          />
           <NumberField label="Alpha α" value={s.alpha} min={0} onChange={(alpha) => s.set({ alpha })} disabled={rejects.has('alpha')} testId="set-alpha" help={rejects.has('alpha') ? `${spec?.title} has no α scaling` : 'the update is scaled by α/r (α/√r with rsLoRA)'} />
           <label className="field" title="WebLoRA's adapters train without dropout (PEFT's default lora_dropout is 0)">
             <span>Dropout</span>
