@@ -11,6 +11,7 @@ import { LoraModule, type LoraOptions } from './lora';
 import type { AdapterParam, LinearInfo } from './types';
 import type { LoraLayerWeights } from '../io/peft';
 import type { MethodSpec } from './method';
+import { adapterScratch } from './scratch';
 import { countLoraParams, isLoraConfig, loadLoraRun, newLoraRun, type LoraMaker } from './lora-run';
 
 export class DoraModule extends LoraModule {
@@ -19,7 +20,6 @@ export class DoraModule extends LoraModule {
   private norm: GPUBuffer; // n [out], this micro-batch's
   private colScale: GPUBuffer; // c = m / n [out]
   private z: GPUBuffer; // [maxTokens, out]: pre-scale output, saved for dm
-  private dz: GPUBuffer; // [maxTokens, out]: c ⊙ dy, handed to the LoRA and base paths
 
   constructor(gpu: Gpu, layer: LinearInfo, maxTokens: number, opts: LoraOptions) {
     super(gpu, layer, maxTokens, opts);
@@ -29,7 +29,6 @@ export class DoraModule extends LoraModule {
     this.norm = gpu.buffer(out * 4, `${layer.name}.dora n`);
     this.colScale = gpu.buffer(out * 4, `${layer.name}.dora m/n`);
     this.z = gpu.buffer(maxTokens * out * 4, `${layer.name}.dora z`);
-    this.dz = gpu.buffer(maxTokens * out * 4, `${layer.name}.dora dz`);
   }
 
   params(): AdapterParam[] {
@@ -86,9 +85,11 @@ export class DoraModule extends LoraModule {
 
   // backward: dz = c ⊙ dy, dm (+)= Σ_t dy·z / n;  LoRA's backward with dz;  the base path gets dz too
   async backward(gpu: Gpu, step: Step, x: GPUBuffer, dy: GPUBuffer, dx: GPUBuffer, tokens: number, accumulate: boolean): Promise<GPUBuffer> {
-    await doraBackward(gpu, step, { ...this.doraShape(tokens), accumulate }, dy, this.z, this.norm, this.colScale, this.dz, this.gradMagnitude);
-    await super.backward(gpu, step, x, this.dz, dx, tokens, accumulate);
-    return this.dz;
+    // dz [T, out] = c ⊙ dy lives only until the base path's dx = dz·W₀ right after this: shared scratch
+    const dz = adapterScratch(gpu).get('dora dz', tokens * this.layer.outDim);
+    await doraBackward(gpu, step, { ...this.doraShape(tokens), accumulate }, dy, this.z, this.norm, this.colScale, dz, this.gradMagnitude);
+    await super.backward(gpu, step, x, dz, dx, tokens, accumulate);
+    return dz;
   }
 }
 

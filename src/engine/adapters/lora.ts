@@ -8,6 +8,7 @@ import type { AdapterFactory, AdapterModule, AdapterParam, LinearInfo } from './
 import type { LoraAdapter, LoraLayerWeights } from '../io/peft';
 import { mulberry32 } from '../util/random';
 import type { MethodSpec } from './method';
+import { adapterScratch } from './scratch';
 import { countLoraParams, isLoraConfig, loadLoraRun, makeLora, newLoraRun } from './lora-run';
 
 export interface LoraOptions {
@@ -41,8 +42,6 @@ export class LoraModule implements AdapterModule {
   readonly gradB: GPUBuffer;
   /** x·Aᵀ saved by forward for dB in backward: [maxTokens, r] */
   private xa: GPUBuffer;
-  /** dy·B in backward: [maxTokens, r] */
-  private dyB: GPUBuffer;
 
   constructor(
     protected gpu: Gpu,
@@ -62,7 +61,6 @@ export class LoraModule implements AdapterModule {
     this.gradA = gpu.buffer(a.byteLength, `${layer.name}.lora_A.grad`);
     this.gradB = gpu.buffer(outDim * opts.r * 4, `${layer.name}.lora_B.grad`);
     this.xa = gpu.buffer(maxTokens * opts.r * 4, `${layer.name}.lora xA`);
-    this.dyB = gpu.buffer(maxTokens * opts.r * 4, `${layer.name}.lora dyB`);
   }
 
   params(): AdapterParam[] {
@@ -114,7 +112,8 @@ export class LoraModule implements AdapterModule {
   //   dx += s·g·A [T, in];   dA (+)= s·gᵀ·x [r, in];   dB (+)= s·dyᵀ·xa [out, r]
   // xa was saved by the forward of this same micro-batch.
   async backward(gpu: Gpu, step: Step, x: GPUBuffer, dy: GPUBuffer, dx: GPUBuffer, tokens: number, accumulate: boolean): Promise<GPUBuffer> {
-    await loraBackward(gpu, step, { ...this.shape(tokens), accumulateDx: true, accumulate }, x, this.A, this.B, this.xa, dy, dx, this.gradA, this.gradB, this.dyB);
+    const dyB = adapterScratch(gpu).get('lora dyB', tokens * this.r); // [T, r], dead after this call
+    await loraBackward(gpu, step, { ...this.shape(tokens), accumulateDx: true, accumulate }, x, this.A, this.B, this.xa, dy, dx, this.gradA, this.gradB, dyB);
     return dy;
   }
 }

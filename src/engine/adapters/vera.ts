@@ -1,8 +1,10 @@
 // VeRA (arXiv 2310.11454) as PEFT's tuners/vera: one frozen random pair shared by every adapted layer,
 // vera_A [r, max_in] and vera_B [max_out, r], sliced per layer (A_s = vera_A[:, :in], B_s = vera_B[:out, :]);
 // trained per layer only two vectors, λ_d [r] (init d_initial) and λ_b [out] (init 0). No α scaling.
-//   forward:  xa = x·A_sᵀ [T, r];  h = λ_d ⊙ xa;  u = h·B_sᵀ [T, out] (saved);  y += λ_b ⊙ u
-//   backward: dλ_b (+)= Σ_t dy ⊙ u;  dh = (λ_b ⊙ dy)·B_s [T, r];  dλ_d (+)= Σ_t dh ⊙ xa;  dx += (λ_d ⊙ dh)·A_s
+//   forward:  xa = x·A_sᵀ [T, r] (saved);  h = λ_d ⊙ xa;  u = h·B_sᵀ [T, out];  y += λ_b ⊙ u
+//   backward: u again from xa (one T×r×out matmul: saving u would cost [T, out] per layer, gigabytes over a model);
+//             dλ_b (+)= Σ_t dy ⊙ u;  dh = (λ_b ⊙ dy)·B_s [T, r];  dλ_d (+)= Σ_t dh ⊙ xa;  dx += (λ_d ⊙ dh)·A_s
+//   Every buffer but xa is shared scratch (adapters/scratch.ts).
 // Projections: PEFT draws them from torch's RNG (kaiming_uniform, bound √(6/fan_in)), which JS cannot replay, so
 // new runs draw their own (seeded) and the adapter file always carries them (save_projection).
 import type { Gpu, Step } from '../gpu/runtime';
@@ -10,6 +12,7 @@ import { matmul } from '../../kernels/matmul';
 import { addInto } from '../../kernels/activation';
 import { columnDot, columnScale } from '../../kernels/dora';
 import { seededRandom } from './lora';
+import { adapterScratch } from './scratch';
 import type { AdapterModule, AdapterParam, LinearInfo } from './types';
 import { namedParams, type MethodContext, type MethodRun, type MethodSpec } from './method';
 import { readVeraAdapter, serializeVeraAdapter, type VeraAdapter } from '../io/peft-vera';
@@ -42,10 +45,6 @@ export class VeraModule implements AdapterModule {
   readonly gradB: GPUBuffer;
   private ones: GPUBuffer; // [max(r, out)] divisor for columnDot
   private xa: GPUBuffer; // [T, r] saved
-  private u: GPUBuffer; // [T, out] saved
-  private tr: GPUBuffer; // [T, r] scratch
-  private tr2: GPUBuffer; // [T, r] scratch
-  private to: GPUBuffer; // [T, out] scratch
 
   constructor(gpu: Gpu, readonly layer: LinearInfo, maxTokens: number, proj: VeraProjections, dInitial: number) {
     const { inDim, outDim } = layer;
@@ -61,10 +60,6 @@ export class VeraModule implements AdapterModule {
     this.gradB = gpu.buffer(outDim * 4, `${layer.name}.vera_lambda_b.grad`);
     this.ones = gpu.buffer(Math.max(r, outDim) * 4, 'ones', new Float32Array(Math.max(r, outDim)).fill(1));
     this.xa = gpu.buffer(maxTokens * r * 4, `${layer.name}.vera xa`);
-    this.tr = gpu.buffer(maxTokens * r * 4, `${layer.name}.vera [T,r]`);
-    this.tr2 = gpu.buffer(maxTokens * r * 4, `${layer.name}.vera [T,r] 2`);
-    this.u = gpu.buffer(maxTokens * outDim * 4, `${layer.name}.vera u`);
-    this.to = gpu.buffer(maxTokens * outDim * 4, `${layer.name}.vera [T,out]`);
   }
 
   params(): AdapterParam[] {
@@ -84,23 +79,37 @@ export class VeraModule implements AdapterModule {
     return { d: await gpu.readF32(this.lambdaD, this.r), b: await gpu.readF32(this.lambdaB, this.layer.outDim) };
   }
 
+  /** shared scratch: two [T, r] and two [T, out] */
+  private scratch(gpu: Gpu, T: number) {
+    const s = adapterScratch(gpu), { outDim } = this.layer;
+    return { tr: s.get('vera [T,r]', T * this.r), tr2: s.get('vera [T,r] 2', T * this.r), u: s.get('vera u', T * outDim), to: s.get('vera [T,out]', T * outDim) };
+  }
+
+  /** u = (λ_d ⊙ xa)·B_sᵀ [T, out] into scratch (h in tr) */
+  private async computeU(gpu: Gpu, step: Step, T: number, tr: GPUBuffer, u: GPUBuffer) {
+    await columnScale(gpu, step, { rows: T, cols: this.r }, this.xa, this.lambdaD, tr); // h = λ_d ⊙ xa
+    await matmul(gpu, step, { M: T, N: this.layer.outDim, K: this.r, transB: true }, tr, this.B, u);
+  }
+
   async forward(gpu: Gpu, step: Step, x: GPUBuffer, y: GPUBuffer, tokens: number): Promise<void> {
     const { inDim, outDim } = this.layer, r = this.r, T = tokens;
+    const { tr, u, to } = this.scratch(gpu, T);
     await matmul(gpu, step, { M: T, N: r, K: inDim, transB: true }, x, this.A, this.xa); // xa [T, r]
-    await columnScale(gpu, step, { rows: T, cols: r }, this.xa, this.lambdaD, this.tr); // h = λ_d ⊙ xa
-    await matmul(gpu, step, { M: T, N: outDim, K: r, transB: true }, this.tr, this.B, this.u); // u = h·B_sᵀ [T, out]
-    await columnScale(gpu, step, { rows: T, cols: outDim }, this.u, this.lambdaB, this.to); // λ_b ⊙ u
-    await addInto(gpu, step, { n: T * outDim }, y, this.to);
+    await this.computeU(gpu, step, T, tr, u);
+    await columnScale(gpu, step, { rows: T, cols: outDim }, u, this.lambdaB, to); // λ_b ⊙ u
+    await addInto(gpu, step, { n: T * outDim }, y, to);
   }
 
   async backward(gpu: Gpu, step: Step, x: GPUBuffer, dy: GPUBuffer, dx: GPUBuffer, tokens: number, accumulate: boolean): Promise<GPUBuffer> {
     const { inDim, outDim } = this.layer, r = this.r, T = tokens;
-    await columnDot(gpu, step, { rows: T, cols: outDim, accumulate }, dy, this.u, this.ones, this.gradB); // dλ_b
-    await columnScale(gpu, step, { rows: T, cols: outDim }, dy, this.lambdaB, this.to); // du = λ_b ⊙ dy
-    await matmul(gpu, step, { M: T, N: r, K: outDim }, this.to, this.B, this.tr); // dh = du·B_s [T, r]
-    await columnDot(gpu, step, { rows: T, cols: r, accumulate }, this.tr, this.xa, this.ones, this.gradD); // dλ_d
-    await columnScale(gpu, step, { rows: T, cols: r }, this.tr, this.lambdaD, this.tr2); // dxa = λ_d ⊙ dh
-    await matmul(gpu, step, { M: T, N: inDim, K: r, accumulate: true }, this.tr2, this.A, dx); // dx += dxa·A_s
+    const { tr, tr2, u, to } = this.scratch(gpu, T);
+    await this.computeU(gpu, step, T, tr, u);
+    await columnDot(gpu, step, { rows: T, cols: outDim, accumulate }, dy, u, this.ones, this.gradB); // dλ_b
+    await columnScale(gpu, step, { rows: T, cols: outDim }, dy, this.lambdaB, to); // du = λ_b ⊙ dy
+    await matmul(gpu, step, { M: T, N: r, K: outDim }, to, this.B, tr); // dh = du·B_s [T, r]
+    await columnDot(gpu, step, { rows: T, cols: r, accumulate }, tr, this.xa, this.ones, this.gradD); // dλ_d
+    await columnScale(gpu, step, { rows: T, cols: r }, tr, this.lambdaD, tr2); // dxa = λ_d ⊙ dh
+    await matmul(gpu, step, { M: T, N: inDim, K: r, accumulate: true }, tr2, this.A, dx); // dx += dxa·A_s
     return dy;
   }
 }
