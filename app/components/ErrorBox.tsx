@@ -8,7 +8,7 @@ export function ErrorBox({ error, onDismiss, testId = 'error' }: { error: unknow
   // errors often land below the controls that caused them: bring them into view
   useEffect(() => {
     // a block body: newer browsers return a promise from scrollIntoView, which React would take for a cleanup
-    void ref.current?.scrollIntoView({ block: 'nearest', behavior: 'smooth' });
+    void ref.current?.scrollIntoView({ block: 'nearest' });
   }, [e.detail]);
   return (
     <div ref={ref} className="status bad errorbox" role="alert" data-testid={testId}>

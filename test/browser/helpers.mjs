@@ -59,7 +59,7 @@ export function safetensorsHeader(bytes) {
 /**
  * Serves `dir` as the Hub repo `repo` at one commit:
  *   GET /api/models/{repo}/revision/main?blobs=true → {sha, siblings: [{rfilename, size}]}
- *   GET /{repo}/resolve/{sha}/{file}                → the bytes (files over 64 KB in 8 chunks, 120 ms apart)
+ *   GET /{repo}/resolve/{sha}/{file}                → the bytes (files over 64 KB in 16 chunks, 150 ms apart)
  * `served` counts file downloads by name.
  */
 export async function fakeHub(repo, dir) {
@@ -82,10 +82,10 @@ export async function fakeHub(repo, dir) {
     const bytes = readFileSync(path.join(dir, name));
     res.setHeader('content-length', bytes.length);
     if (bytes.length < 65536) return res.end(bytes);
-    const chunk = Math.ceil(bytes.length / 8);
-    for (let at = 0; at < bytes.length; at += chunk) {
+    const chunk = Math.ceil(bytes.length / 16);
+    for (let at = 0; at < bytes.length && !res.destroyed; at += chunk) {
       res.write(bytes.subarray(at, at + chunk));
-      await new Promise((r) => setTimeout(r, 120));
+      await new Promise((r) => setTimeout(r, 150));
     }
     res.end();
   });
