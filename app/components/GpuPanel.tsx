@@ -2,6 +2,7 @@
 import { useApp } from '../store';
 import type { GpuReport } from '../engine';
 import { NoWebGpu } from './NoWebGpu';
+import { formatBytes } from '../format';
 
 const LIMIT_LABELS: [key: string, label: string, bytes: boolean][] = [
   ['maxBufferSize', 'Largest buffer', true],
@@ -18,16 +19,6 @@ const KEY_FEATURES: [name: string, why: string][] = [
   ['subgroups', 'fast reductions across a subgroup'],
   ['timestamp-query', 'per-kernel GPU timings'],
 ];
-
-export function formatBytes(n: number): string {
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
-  let i = 0;
-  while (n >= 1024 && i < units.length - 1) {
-    n /= 1024;
-    i++;
-  }
-  return `${Number.isInteger(n) ? n : n.toFixed(1)} ${units[i]}`;
-}
 
 export function adapterLine(r: GpuReport): string {
   const { vendor, architecture, description } = r.info;
