@@ -6,7 +6,9 @@
 //                                                    the last message must be the assistant's (the target)
 // Files: .jsonl/.ndjson (one record per line), .json (an array of records, or JSONL inside a .json), .csv/.tsv
 // (header row naming the columns: text | prompt,completion | instruction,input?,output), .txt/.md (see parseText).
-// Errors read "<file>:<line>: <what is wrong>" (line = 1-based line where the record starts).
+// Two steps: splitDatasetRecords cuts a file into raw records with their line numbers, keeping EVERY bad row with
+// its reason (the web app lists them all); recordToExample reads one record. parseDataset (the CLI) runs both and
+// throws on the first bad row, as "<file>:<line>: <what is wrong>" (line = 1-based line where the record starts).
 import Papa from 'papaparse';
 
 export interface ChatMessage {
@@ -88,20 +90,14 @@ export function recordToExample(rec: unknown, where: string): Example {
   return fail(`no known fields; expected ${FORMATS}, got keys ${Object.keys(r).map((k) => JSON.stringify(k)).join(', ') || '(none)'}`);
 }
 
-function parseJsonl(text: string, file: string): Example[] {
-  const out: Example[] = [];
-  const lines = text.split('\n');
-  lines.forEach((line, i) => {
-    if (!line.trim()) return;
-    let rec: unknown;
-    try {
-      rec = JSON.parse(line);
-    } catch (e) {
-      throw new Error(`${file}:${i + 1}: invalid JSON (${(e as Error).message})`);
-    }
-    out.push(recordToExample(rec, `${file}:${i + 1}`));
-  });
-  return out;
+/** Line numbers of increasing offsets, counted incrementally (one pass over the text in all). */
+export function lineCounter(text: string): (offset: number) => number {
+  let line = 1, at = 0;
+  return (offset) => {
+    if (offset < at) (line = 1), (at = 0);
+    for (; at < offset; at++) if (text.charCodeAt(at) === 10) line++;
+    return line;
+  };
 }
 
 /** Start offsets of the top-level elements of a JSON array text (already known to parse). */
@@ -130,90 +126,124 @@ export function arrayElementOffsets(text: string): number[] {
   return starts;
 }
 
-/** Line numbers of increasing offsets, counted incrementally (one pass over the text in all). */
-export function lineCounter(text: string): (offset: number) => number {
-  let line = 1, at = 0;
-  return (offset) => {
-    if (offset < at) (line = 1), (at = 0);
-    for (; at < offset; at++) if (text.charCodeAt(at) === 10) line++;
-    return line;
-  };
+/** How a file is cut into records: by its extension, else sniffed from its first character. */
+export type DatasetKind = 'jsonl' | 'json' | 'csv' | 'tsv' | 'text';
+/** One record as read from the file (a JSON value, a CSV row as {column: field}, a text as {text}). */
+export interface RawRecord {
+  value: unknown;
+  /** 1-based line where the record starts */
+  line: number;
+}
+/** A row that could not be read; `message` has no "file:line:" prefix. */
+export interface BadRow {
+  line: number;
+  message: string;
+}
+export interface SplitDataset {
+  kind: DatasetKind;
+  /** the good rows, in file order */
+  records: RawRecord[];
+  /** every bad row, in file order (a bad row gives no record) */
+  errors: BadRow[];
+  /** CSV/TSV: the header row's column names (trimmed); undefined when the file has no rows */
+  columns?: string[];
 }
 
-function parseJson(text: string, file: string): Example[] {
+export function datasetKind(text: string, fileName: string): DatasetKind {
+  const ext = fileName.toLowerCase().match(/\.([a-z0-9]+)$/)?.[1] ?? '';
+  if (ext === 'jsonl' || ext === 'ndjson') return 'jsonl';
+  if (ext === 'json' || ext === 'csv' || ext === 'tsv') return ext;
+  if (ext === 'txt' || ext === 'md' || ext === 'text') return 'text';
+  const head = text.trimStart();
+  return head.startsWith('[') ? 'json' : head.startsWith('{') ? 'jsonl' : 'text';
+}
+
+function splitJsonl(text: string): SplitDataset {
+  const records: RawRecord[] = [], errors: BadRow[] = [];
+  text.split('\n').forEach((line, i) => {
+    if (!line.trim()) return;
+    try {
+      records.push({ value: JSON.parse(line), line: i + 1 });
+    } catch (e) {
+      errors.push({ line: i + 1, message: `invalid JSON (${(e as Error).message})` });
+    }
+  });
+  return { kind: 'jsonl', records, errors };
+}
+
+function splitJson(text: string): SplitDataset {
   let data: unknown;
   try {
     data = JSON.parse(text);
   } catch (e) {
     // Many ".json" datasets are really JSON Lines.
-    if (text.trimStart().startsWith('{') && text.trim().includes('\n')) return parseJsonl(text, file);
-    throw new Error(`${file}:1: invalid JSON (${(e as Error).message})`);
+    if (text.trimStart().startsWith('{') && text.trim().includes('\n')) return splitJsonl(text);
+    const message = (e as Error).message;
+    const at = /position (\d+)/.exec(message); // the JSON engine's error offset, when it says it
+    return { kind: 'json', records: [], errors: [{ line: at ? lineCounter(text)(Number(at[1])) : 1, message: `invalid JSON (${message})` }] };
   }
   if (!Array.isArray(data)) {
-    if (data && typeof data === 'object') return [recordToExample(data, `${file}:1`)];
-    throw new Error(`${file}:1: expected a JSON array of records`);
+    if (data && typeof data === 'object') return { kind: 'json', records: [{ value: data, line: 1 }], errors: [] };
+    return { kind: 'json', records: [], errors: [{ line: 1, message: 'expected a JSON array of records' }] };
   }
   const starts = arrayElementOffsets(text);
   const lineAt = lineCounter(text);
-  return data.map((rec, i) => recordToExample(rec, `${file}:${lineAt(starts[i] ?? 0)}`));
+  return { kind: 'json', records: data.map((value, i) => ({ value, line: lineAt(starts[i] ?? 0) })), errors: [] };
 }
 
-function parseCsv(text: string, file: string, delimiter: string): Example[] {
-  const rows: { fields: string[]; start: number }[] = [];
-  const errors: { message: string; start: number }[] = [];
+const CSV_COLUMNS = ['text', 'prompt', 'completion', 'instruction', 'input', 'output'];
+
+/** CSV/TSV: the first row that parses is the header; each later row → {known column: field}. */
+function splitCsv(text: string, kind: 'csv' | 'tsv'): SplitDataset {
+  const records: RawRecord[] = [], errors: BadRow[] = [];
+  const lineAt = lineCounter(text);
+  let columns: string[] | undefined;
   let prevCursor = 0;
   Papa.parse<string[]>(text, {
     header: false,
-    delimiter,
+    delimiter: kind === 'tsv' ? '\t' : ',',
     skipEmptyLines: 'greedy',
     step(result) {
+      // the row starts after the previous row's end and the line breaks of the blank lines Papa skipped
       let start = prevCursor;
       while (start < text.length && (text[start] === '\n' || text[start] === '\r')) start++;
       prevCursor = result.meta.cursor;
-      for (const err of result.errors) errors.push({ message: err.message, start });
-      rows.push({ fields: result.data, start });
+      const line = lineAt(start);
+      if (result.errors.length) return void errors.push({ line, message: `CSV: ${result.errors[0].message}` });
+      if (!columns) {
+        columns = result.data.map((h) => h.trim());
+        if (!columns.some((h) => CSV_COLUMNS.includes(h)))
+          errors.push({ line, message: `CSV header must name the columns text | prompt,completion | instruction,input,output; got ${columns.join(',')}` });
+        return;
+      }
+      if (result.data.length !== columns.length) return void errors.push({ line, message: `${result.data.length} fields, the header has ${columns.length}` });
+      const rec: Record<string, string> = {};
+      columns.forEach((h, i) => CSV_COLUMNS.includes(h) && (rec[h] = result.data[i]));
+      records.push({ value: rec, line });
     },
   });
-  const lineAt = lineCounter(text);
-  if (errors.length) throw new Error(`${file}:${lineAt(errors[0].start)}: CSV: ${errors[0].message}`);
-  if (rows.length === 0) throw new Error(`${file}:1: empty CSV file`);
-  const header = rows[0].fields.map((h) => h.trim());
-  const known = ['text', 'prompt', 'completion', 'instruction', 'input', 'output'];
-  if (!header.some((h) => known.includes(h))) {
-    throw new Error(`${file}:1: CSV header must name the columns text | prompt,completion | instruction,input,output; got ${header.join(',')}`);
-  }
-  return rows.slice(1).map(({ fields, start }) => {
-    const where = `${file}:${lineAt(start)}`;
-    if (fields.length !== header.length) throw new Error(`${where}: ${fields.length} fields, the header has ${header.length}`);
-    const rec: Record<string, string> = {};
-    header.forEach((h, i) => {
-      if (known.includes(h)) rec[h] = fields[i];
-    });
-    return recordToExample(rec, where);
-  });
+  return { kind, records, errors, columns };
 }
 
 /**
  * Plain text: when the file contains a blank line, each paragraph (lines separated by one or more blank lines,
- * inner line breaks kept) is one example; otherwise each non-empty line is one example.
+ * inner line breaks kept) is one {text} record; otherwise each non-empty line is one.
  */
-function parseText(text: string, file: string): Example[] {
+function splitText(text: string): SplitDataset {
   const lines = text.split('\n');
   const first = lines.findIndex((l) => l.trim());
   let last = lines.length - 1;
   while (last >= 0 && !lines[last].trim()) last--;
   const hasBlank = first >= 0 && lines.slice(first, last + 1).some((l) => !l.trim());
-  const out: Example[] = [];
+  const records: RawRecord[] = [];
   if (!hasBlank) {
-    lines.forEach((l, i) => {
-      if (l.trim()) out.push({ text: l, source: `${file}:${i + 1}` });
-    });
-    return out;
+    lines.forEach((l, i) => l.trim() && records.push({ value: { text: l }, line: i + 1 }));
+    return { kind: 'text', records, errors: [] };
   }
   let para: string[] = [];
   let startLine = 0;
   const flush = () => {
-    if (para.length) out.push({ text: para.join('\n'), source: `${file}:${startLine}` });
+    if (para.length) records.push({ value: { text: para.join('\n') }, line: startLine });
     para = [];
   };
   lines.forEach((l, i) => {
@@ -222,22 +252,35 @@ function parseText(text: string, file: string): Example[] {
     para.push(l);
   });
   flush();
-  return out;
+  return { kind: 'text', records, errors: [] };
+}
+
+/**
+ * A dataset file → its records with their line numbers, and every bad row (invalid JSON, CSV syntax, a CSV row
+ * with the wrong number of fields, a CSV header without known columns) with its line. An empty file gives no
+ * records and no errors. Records are not checked here: recordToExample reads them.
+ */
+export function splitDatasetRecords(raw: string, fileName: string): SplitDataset {
+  const text = raw.replace(/^\uFEFF/, '').replace(/\r\n?/g, '\n');
+  const kind = datasetKind(text, fileName);
+  if (kind === 'jsonl') return splitJsonl(text);
+  if (kind === 'json') return splitJson(text);
+  if (kind === 'csv' || kind === 'tsv') return splitCsv(text, kind);
+  return splitText(text);
 }
 
 /** Parse a dataset file; the extension picks the format (content sniffing for unknown extensions). */
 export function parseDataset(text: string, fileName: string): Example[] {
-  text = text.replace(/^\uFEFF/, '').replace(/\r\n?/g, '\n');
-  const ext = fileName.toLowerCase().match(/\.([a-z0-9]+)$/)?.[1] ?? '';
-  let out: Example[];
-  if (ext === 'jsonl' || ext === 'ndjson') out = parseJsonl(text, fileName);
-  else if (ext === 'json') out = parseJson(text, fileName);
-  else if (ext === 'csv' || ext === 'tsv') out = parseCsv(text, fileName, ext === 'tsv' ? '\t' : ',');
-  else if (ext === 'txt' || ext === 'md' || ext === 'text') out = parseText(text, fileName);
-  else {
-    const head = text.trimStart();
-    out = head.startsWith('[') ? parseJson(text, fileName) : head.startsWith('{') ? parseJsonl(text, fileName) : parseText(text, fileName);
+  const { kind, records, errors, columns } = splitDatasetRecords(text, fileName);
+  // throw on the first bad row in file order: a bad record before the first bad row of the split counts first
+  const firstBad = errors.length ? errors[0].line : Infinity;
+  const out: Example[] = [];
+  for (const rec of records) {
+    if (rec.line > firstBad) break;
+    out.push(recordToExample(rec.value, `${fileName}:${rec.line}`));
   }
+  if (errors.length) throw new Error(`${fileName}:${errors[0].line}: ${errors[0].message}`);
+  if ((kind === 'csv' || kind === 'tsv') && !columns) throw new Error(`${fileName}:1: empty CSV file`);
   if (out.length === 0) throw new Error(`${fileName}: no examples`);
   return out;
 }
