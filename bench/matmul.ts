@@ -14,7 +14,10 @@ const args = process.argv.slice(2);
 const small = args.includes('--small');
 const quick = args.includes('--quick');
 const only = args.includes('--only') ? args[args.indexOf('--only') + 1] : '';
-const TARGET_MS = small ? 20 : 150;
+// --sweep: the frozen-weight products of one training step of the bench models (bench/models.json), M = 2048
+// tokens, each under several tile plans (auto first), to choose the planner's rules from measurements.
+const sweep = args.includes('--sweep');
+const TARGET_MS = small ? 20 : sweep ? 30 : 150;
 const MAX_ITERS = small ? 4 : 1000;
 
 const rand = uniformArray;
@@ -81,23 +84,44 @@ function sampleCheck(m: Mats, s: MatmulShape, C: Float32Array, seed: number): nu
   return worst;
 }
 
+/** Host data and GPU buffers of operands, kept while the sweep moves between plans and shapes of the same size. */
+const operandCache = new Map<string, { host: Float32Array; buf: GPUBuffer }>();
+/** Fast uniform(-1, 1) (LCG): the LM-head operand has 136 M elements. */
+function fastRand(n: number, seed: number): Float32Array {
+  const out = new Float32Array(n);
+  let x = seed >>> 0;
+  for (let i = 0; i < n; i++) {
+    x = (x * 1664525 + 1013904223) >>> 0;
+    out[i] = (x / 4294967296) * 2 - 1;
+  }
+  return out;
+}
+function operand(gpu: Gpu, n: number, seed: number, bType: 'f32' | 'bf16' | 'f16'): { host: Float32Array; buf: GPUBuffer } {
+  const key = `${n}:${seed}:${bType}`;
+  let o = operandCache.get(key);
+  if (o) return o;
+  const host = sweep ? fastRand(n, seed * 7919 + 1) : rand(n, seed);
+  let data: ArrayBufferView = host;
+  if (bType === 'bf16') data = packWeights16(toBf16InPlace(host));
+  else if (bType !== 'f32') throw new Error('bench only makes f32 and bf16 B');
+  o = { host, buf: gpu.buffer(data.byteLength, `operand ${key}`, data) };
+  if (sweep) operandCache.set(key, o);
+  return o;
+}
+
 async function matmulCase(gpu: Gpu, name: string, s: MatmulShape, plan?: MatmulPlan) {
   if (only && !name.includes(only)) return;
   const { M, N, K } = s;
   const bType = s.bType ?? 'f32';
-  const A = rand(M * K, 1);
-  const B = rand(K * N, 2);
-  let bData: ArrayBufferView = B;
-  if (bType === 'bf16') bData = packWeights16(toBf16InPlace(B));
-  else if (bType !== 'f32') throw new Error('bench only makes f32 and bf16 B');
-  const a = gpu.buffer(A.byteLength, 'A', A);
-  const b = gpu.buffer(bData.byteLength, 'B', bData);
+  const a = operand(gpu, M * K, 1, 'f32');
+  const b = operand(gpu, K * N, 2, bType);
   const c = gpu.buffer(M * N * 4, 'C');
   try {
     const pl = plan ?? planMatmul(s);
-    const t = await time(gpu, (step) => matmul(gpu, step, s, a, b, c, pl));
+    gpu.fill(c, NaN); // poisoned: an output the kernel skips fails the check
+    const t = await time(gpu, (step) => matmul(gpu, step, s, a.buf, b.buf, c, pl));
     const C = await gpu.readF32(c, M * N);
-    const maxRelErr = sampleCheck({ A, B }, s, C, 7);
+    const maxRelErr = sampleCheck({ A: a.host, B: b.host }, s, C, 7);
     emit({
       case: name, M, N, K, bType, transA: !!s.transA, transB: !!s.transB,
       plan: `${pl.BM}x${pl.BN}x${pl.BK} ${pl.TM}x${pl.TN} split${pl.splits}`,
@@ -105,7 +129,8 @@ async function matmulCase(gpu: Gpu, name: string, s: MatmulShape, plan?: MatmulP
       check: maxRelErr < 1e-4 ? 'ok' : 'FAIL', maxRelErr: +maxRelErr.toExponential(2),
     });
   } finally {
-    a.destroy(); b.destroy(); c.destroy();
+    c.destroy();
+    if (!sweep) { a.buf.destroy(); b.buf.destroy(); }
   }
 }
 
@@ -130,9 +155,68 @@ async function loraCase(gpu: Gpu, tokens: number, dim: number, rank: number) {
   }
 }
 
+/** The bf16 frozen-weight products of a Llama-shaped layer at T tokens (forward y = x·Wᵀ, backward dx = dy·W) and
+ *  the LM head chunk (logits = h·Eᵀ, dh = dlogits·E) at `headRows` rows. */
+function sweepShapes(T: number, C: number, KVD: number, I: number, V: number, headRows: number[]): [string, MatmulShape][] {
+  const s: [string, MatmulShape][] = [];
+  const lin = (n: string, i: number, o: number) => {
+    s.push([`${n} fwd`, { M: T, N: o, K: i, transB: true, bType: 'bf16' }]);
+    s.push([`${n} dx`, { M: T, N: i, K: o, bType: 'bf16' }]);
+  };
+  lin(`q/o ${C}x${C}`, C, C);
+  lin(`kv ${C}->${KVD}`, C, KVD);
+  lin(`gate/up ${C}->${I}`, C, I);
+  lin(`down ${I}->${C}`, I, C);
+  for (const R of headRows) {
+    s.push([`head R${R} logits`, { M: R, N: V, K: C, transB: true, bType: 'bf16' }]);
+    s.push([`head R${R} dh`, { M: R, N: C, K: V, bType: 'bf16' }]);
+  }
+  return s;
+}
+
+const SWEEP_PLANS: MatmulPlan[] = [
+  { BM: 64, BN: 64, BK: 16, TM: 4, TN: 4, splits: 1 },
+  { BM: 128, BN: 128, BK: 8, TM: 8, TN: 8, splits: 1 },
+  { BM: 128, BN: 128, BK: 8, TM: 8, TN: 8, splits: 2 },
+  { BM: 128, BN: 64, BK: 8, TM: 8, TN: 8, splits: 1 },
+  { BM: 128, BN: 64, BK: 16, TM: 8, TN: 4, splits: 1 },
+  { BM: 64, BN: 128, BK: 8, TM: 8, TN: 8, splits: 1 },
+  { BM: 128, BN: 64, BK: 8, TM: 8, TN: 8, splits: 2 },
+];
+
+async function sweepMain(gpu: Gpu) {
+  const models: [string, number, number, number, number, number[]][] = small
+    ? [['tiny', 72, 24, 136, 300, [20, 130]]]
+    : [['qwen', 896, 128, 4864, 151936, [110, 256, 512, 1024]], ['smol', 576, 192, 1536, 49152, [341, 512]]];
+  const T = small ? 200 : 2048;
+  let failed = 0;
+  for (const [m, C, KVD, I, V, rows] of models)
+    for (const [name, s] of sweepShapes(T, C, KVD, I, V, rows)) {
+      const auto = planMatmul(s);
+      const plans = [auto, ...SWEEP_PLANS.filter((p) => JSON.stringify(p) !== JSON.stringify(auto))];
+      // the head dh (K = vocab) and split plans of huge K: also try more K splits
+      if (s.K > 20000) plans.push({ ...SWEEP_PLANS[1], splits: 8 }, { ...SWEEP_PLANS[3], splits: 8 }, { ...SWEEP_PLANS[0], splits: 4 });
+      for (const [i, pl] of plans.entries()) {
+        try {
+          await matmulCase(gpu, `sweep ${m} ${name}${i === 0 ? ' auto' : ''}`, s, pl);
+        } catch (e) {
+          failed++;
+          emit({ case: `sweep ${m} ${name}`, plan: pl, error: String((e as Error)?.message ?? e).slice(0, 300) });
+          if (gpu.lostReason) return failed;
+        }
+      }
+    }
+  return failed;
+}
+
 async function main() {
   const gpu = await Gpu.create();
   emit({ device: gpu.info.description || gpu.info.vendor, architecture: gpu.info.architecture, cpuFallback: gpu.info.cpuFallback, small, quick });
+  if (sweep) {
+    const failed = await sweepMain(gpu);
+    emit({ done: true, failed });
+    process.exit(failed ? 1 : 0);
+  }
   const cubes = small ? [64, 96] : [1024, 2048, 4096];
   const cases: [string, MatmulShape, MatmulPlan?][] = [];
   for (const n of cubes) {
