@@ -29,7 +29,7 @@ export const COMMANDS: Record<string, { spec: Spec; required: string[]; usage: (
   },
   train: {
     spec: {
-      model: 'string', data: 'string', method: 'string', rank: 'int', alpha: 'number', rslora: 'bool', targets: 'string',
+      model: 'string', data: 'string', method: 'string', rank: 'int', alpha: 'number', rslora: 'bool', 'lora-dropout': 'number', targets: 'string',
       'init-adapter': 'string', resume: 'string', steps: 'int', batch: 'int', seq: 'int', lr: 'number', schedule: 'string', warmup: 'int',
       'weight-decay': 'number', 'max-grad-norm': 'number', 'grad-accum': 'int', 'no-shuffle': 'bool', seed: 'int',
       out: 'string', json: 'bool', 'adam-beta1': 'number', 'adam-beta2': 'number', 'adam-eps': 'number', 'log-every': 'int',
@@ -38,7 +38,7 @@ export const COMMANDS: Record<string, { spec: Spec; required: string[]; usage: (
     // --steps/--batch/--seq/--lr are required unless --resume gives them (checked in the command)
     required: ['model', 'data', 'out'],
     usage: () =>
-      `weblora train --model DIR|hf:OWNER/NAME --data FILE --method ${methodNames()} ${methodUsage()} [--rank R] [--alpha A] [--rslora] [--targets q_proj,v_proj,...] ` +
+      `weblora train --model DIR|hf:OWNER/NAME --data FILE --method ${methodNames()} ${methodUsage()} [--rank R] [--alpha A] [--rslora] [--lora-dropout P] [--targets q_proj,v_proj,...] ` +
       '[--init-adapter DIR | --resume CHECKPOINT_DIR] --steps S --batch B --seq N --lr LR [--schedule constant|linear|cosine] [--warmup W] ' +
       '[--weight-decay D] [--max-grad-norm G] [--grad-accum K] [--no-shuffle] [--seed K] --out DIR [--json] [--hub-endpoint URL]',
   },

@@ -13,7 +13,7 @@ import { loadAnyAdapter, methodSpec } from './adapters/registry';
 import { selectLayers, type CommonHyper } from './adapters/method';
 import { mergeLoraIntoModel, readLoraAdapter } from './io/peft';
 import { evaluateLoss } from './train/trainer';
-import { TrainingSession, readCheckpointInfo, type SessionSettings } from './train/session';
+import { TrainingSession, noDropoutMessage, readCheckpointInfo, type SessionSettings } from './train/session';
 import { isScheduleName } from './train/schedules';
 import { COMMANDS, UsageError, jsonLine, methodFlags, parseFlags, positive, type Flags } from './cli-flags';
 
@@ -117,7 +117,9 @@ async function trainSettings(f: Flags): Promise<SessionSettings> {
     throw new UsageError((e as Error).message);
   }
   for (const [flag, { method: owner }] of methodFlags()) if (f[flag] !== undefined && !(flag in spec.options)) throw new UsageError(`--${flag} applies to --method ${owner} only`);
-  for (const k of spec.rejects ?? []) if (f[k] !== undefined) throw new UsageError(`--${k} does not apply to --method ${method}`);
+  for (const k of spec.rejects ?? []) if (f[k] !== undefined) throw new UsageError(k === 'lora-dropout' ? noDropoutMessage(spec) : `--${k} does not apply to --method ${method}`);
+  const dropout = f['lora-dropout'] as number | undefined;
+  if (dropout !== undefined && !(dropout >= 0 && dropout < 1)) throw new UsageError(`--lora-dropout must be in [0, 1), got ${dropout}`);
   for (const k of ['steps', 'batch', 'seq', 'grad-accum', 'rank', 'log-every']) positive(f, k);
   for (const k of ['warmup', 'weight-decay', 'max-grad-norm', 'lr']) positive(f, k, 0);
   const schedule = (f.schedule as string) ?? base.schedule ?? 'linear';
@@ -126,7 +128,7 @@ async function trainSettings(f: Flags): Promise<SessionSettings> {
   for (const flag of Object.keys(spec.options)) if (f[flag] !== undefined) options[flag] = f[flag] as number | boolean;
   const pick = <T,>(flag: string, key: keyof SessionSettings, dflt?: T): T => (f[flag] ?? base[key] ?? dflt) as T;
   return {
-    method: spec.name, r: pick('rank', 'r'), alpha: pick('alpha', 'alpha'), rslora: !!(f.rslora ?? base.rslora),
+    method: spec.name, r: pick('rank', 'r'), alpha: pick('alpha', 'alpha'), rslora: !!(f.rslora ?? base.rslora), dropout: pick('lora-dropout', 'dropout'),
     targets: f.targets ? (f.targets as string).split(',').map((s) => s.trim()).filter(Boolean) : base.targets,
     seed: pick('seed', 'seed', 42), options, steps: pick('steps', 'steps'), batch: pick('batch', 'batch'), seq: pick('seq', 'seq'),
     lr: pick('lr', 'lr'), schedule, warmup: pick('warmup', 'warmup', 0), gradAccum: pick('grad-accum', 'gradAccum', 1),

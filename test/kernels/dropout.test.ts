@@ -1,29 +1,11 @@
-// The dropout kernel against a float64 CPU reference of the same hash (written out again here, from the spec at the
-// top of dropout.wgsl): exact masks, values within 1e-5, overwrite and accumulate, vec4 and scalar paths; the mask
-// depends on the counter and the stream only; the keep rate is 1 − p; p = 0 is a copy.
+// The dropout kernel against a float64 CPU reference of the same hash (test/reference/dropout.ts, written from the
+// spec at the top of dropout.wgsl): exact masks, values within 1e-5, overwrite and accumulate, vec4 and scalar
+// paths; the mask depends on the counter and the stream only; the keep rate is 1 − p; p = 0 is a copy.
 import { describe, expect, it } from 'vitest';
 import { dropout, dropoutStream } from '../../src/kernels/dropout';
 import type { Gpu } from '../../src/engine/gpu/runtime';
 import { POISON, freshSeed, randn, relL2, testGpu } from '../helpers/gpu';
-
-const pcg = (v: number) => {
-  const s = (Math.imul(v, 747796405) + 2891336453) >>> 0;
-  const w = Math.imul((s >>> ((s >>> 28) + 4)) ^ s, 277803737) >>> 0;
-  return ((w >>> 22) ^ w) >>> 0;
-};
-
-/** keep[e] for elements 0..n-1 of counter c on `stream` */
-export function maskRef(n: number, p: number, stream: number, c: number): Uint8Array {
-  const key = pcg((stream ^ pcg(c)) >>> 0);
-  const threshold = Math.ceil(p * 2 ** 24);
-  const keep = new Uint8Array(n);
-  for (let e = 0; e < n; e++) keep[e] = pcg((pcg(e) ^ key) >>> 0) >>> 8 >= threshold ? 1 : 0;
-  return keep;
-}
-
-function dropoutRef(x: ArrayLike<number>, keep: Uint8Array, p: number, dst0?: ArrayLike<number>): Float64Array {
-  return Float64Array.from(x, (v, i) => (dst0 ? dst0[i] : 0) + (keep[i] ? v / (1 - p) : 0));
-}
+import { dropoutRef, maskRef } from '../reference/dropout';
 
 /** nonzero inputs, so a kept element is never read as dropped */
 const nonzero = (n: number, seed: number) => randn(n, seed).map((v) => v + Math.sign(v || 1) * 0.05);

@@ -287,7 +287,7 @@ export const adaloraMethod: MethodSpec = {
   summary: 'LoRA in SVD form (A, singular values E, B) whose ranks are pruned by importance to a budget during training.',
   options: OPTIONS,
   // r comes from --init-r ('rank' is the CLI flag, 'r' the session setting)
-  rejects: ['rank', 'r', 'rslora'],
+  rejects: ['rank', 'r', 'rslora', 'lora-dropout', 'dropout'], // lora_dropout: not implemented (files say 0.0)
   countParams: (layers, _c, o) => layers.reduce((a, l) => a + ((o?.['init-r'] as number | undefined) ?? 12) * (l.inDim + l.outDim + 1), 0),
   async create(ctx) {
     const { common } = ctx;

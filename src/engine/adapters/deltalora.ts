@@ -232,6 +232,7 @@ export const deltaloraMethod: MethodSpec = {
     'delta-start': { kind: 'int', default: DELTA_START_DEFAULT, min: 0, help: 'plain LoRA steps before W starts to follow B·A (clamped to steps − 1)' },
     'delta-lambda': { kind: 'number', default: DELTA_LAMBDA_DEFAULT, min: 0, help: "λ: W's update is λ·s times the change of B·A" },
   },
+  rejects: ['lora-dropout', 'dropout'], // the paper removes LoRA's dropout (W's update must see the full B·A·x)
   countParams: (layers, c) => countLoraParams(layers, c.r),
   create: async (ctx) => deltaRun(ctx, await newLoraRun(ctx, maker(ctx.options['delta-lambda'] as number), 'Delta-LoRA')),
   // a PEFT LoRA file: the starting (A, B) for --init-adapter (any rank), or a Delta-LoRA checkpoint for --resume.

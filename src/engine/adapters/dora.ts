@@ -102,6 +102,9 @@ export const doraMethod: MethodSpec = {
   title: 'DoRA',
   summary: 'Splits each adapted weight into a trained magnitude per output row and a direction updated by LoRA.',
   options: {},
+  // PEFT's DoRA with lora_dropout > 0 also runs the base weight on dropout(x) inside the magnitude-scaled term
+  // ((m/n − 1)·W₀·dropout(x)): a second base matmul in forward and backward that WebLoRA does not implement
+  rejects: ['lora-dropout', 'dropout'],
   countParams: (layers, c) => countLoraParams(layers, c.r) + layers.reduce((a, l) => a + l.outDim, 0),
   create: (ctx) => newLoraRun(ctx, makeDora, 'DoRA', { dora: true }),
   matchesConfig: (c) => isLoraConfig(c, true),

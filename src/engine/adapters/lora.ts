@@ -1,9 +1,10 @@
 // LoRA (arXiv 2106.09685) and rsLoRA on one frozen linear layer, as PEFT's lora.Linear:
 //   y = x·W₀ᵀ + s·(x·Aᵀ)·Bᵀ,   A [r, in], B [out, r],   s = α/r  (rsLoRA: α/√r)
 // Init as PEFT's init_lora_weights=True: A ~ kaiming_uniform(a=√5) = U(±1/√in), B = 0, so training starts at W₀.
-// No dropout (PEFT's default lora_dropout is 0).
+// lora_dropout p (default 0): while training the low-rank path sees dropout(x), the base path x (kernels/dropout.ts).
 import type { Gpu, Step } from '../gpu/runtime';
 import { loraBackward, loraForward } from '../../kernels/linear';
+import { DropoutMask, dropoutStream, loraDropoutBackward, loraDropoutForward } from '../../kernels/dropout';
 import type { AdapterFactory, AdapterModule, AdapterParam, LinearInfo } from './types';
 import type { LoraAdapter, LoraLayerWeights } from '../io/peft';
 import { mulberry32 } from '../util/random';
@@ -16,8 +17,10 @@ export interface LoraOptions {
   alpha: number;
   /** scale α/√r instead of α/r */
   rslora?: boolean;
-  /** seed of A's init; each layer mixes in a hash of its name so layers differ */
+  /** seed of A's init; each layer mixes in a hash of its name so layers differ (and of its dropout masks) */
   seed?: number;
+  /** PEFT's lora_dropout: p of the dropout on the low-rank path's input in training forwards (0 or absent: none) */
+  dropout?: number;
 }
 
 export function loraScale(o: Pick<LoraOptions, 'r' | 'alpha' | 'rslora'>): number {
@@ -26,6 +29,12 @@ export function loraScale(o: Pick<LoraOptions, 'r' | 'alpha' | 'rslora'>): numbe
 
 /** Seeded uniform [0, 1) generator used for initialisation (mulberry32). */
 export const seededRandom = mulberry32;
+
+/** The layer's dropout (null when p is 0): its masks are drawn from (seed, layer name, micro-batch). */
+export function dropoutFor(gpu: Gpu, layer: LinearInfo, opts: Pick<LoraOptions, 'dropout' | 'seed'>): DropoutMask | null {
+  const p = opts.dropout ?? 0;
+  return p > 0 ? new DropoutMask(gpu, p, dropoutStream(opts.seed ?? 0, layer.name), layer.name) : null;
+}
 
 function hashString(s: string): number {
   let h = 2166136261;
@@ -42,6 +51,10 @@ export class LoraModule implements AdapterModule {
   readonly gradB: GPUBuffer;
   /** x·Aᵀ saved by forward for dB in backward: [maxTokens, r] */
   private xa: GPUBuffer;
+  /** lora_dropout's masks (null: p = 0) */
+  readonly drop: DropoutMask | null;
+  /** the last forward dropped x (training): its backward regenerates that mask */
+  private dropped = false;
 
   constructor(
     protected gpu: Gpu,
@@ -61,6 +74,7 @@ export class LoraModule implements AdapterModule {
     this.gradA = gpu.buffer(a.byteLength, `${layer.name}.lora_A.grad`);
     this.gradB = gpu.buffer(outDim * opts.r * 4, `${layer.name}.lora_B.grad`);
     this.xa = gpu.buffer(maxTokens * opts.r * 4, `${layer.name}.lora xA`);
+    this.drop = dropoutFor(gpu, layer, opts);
   }
 
   params(): AdapterParam[] {
@@ -103,9 +117,12 @@ export class LoraModule implements AdapterModule {
     return { tokens, inDim: this.layer.inDim, outDim: this.layer.outDim, rank: this.r, scale: this.scale };
   }
 
-  // forward: xa = x·Aᵀ [T, r] (saved);  y += s·xa·Bᵀ [T, out]
-  async forward(gpu: Gpu, step: Step, x: GPUBuffer, y: GPUBuffer, tokens: number): Promise<void> {
-    await loraForward(gpu, step, this.shape(tokens), x, this.A, this.B, this.xa, y);
+  // forward: xa = x·Aᵀ [T, r] (saved);  y += s·xa·Bᵀ [T, out].  Training with dropout: x → dropout(x) here only.
+  async forward(gpu: Gpu, step: Step, x: GPUBuffer, y: GPUBuffer, tokens: number, training = false): Promise<void> {
+    this.dropped = training && !!this.drop;
+    if (!this.dropped) return loraForward(gpu, step, this.shape(tokens), x, this.A, this.B, this.xa, y);
+    const xd = adapterScratch(gpu).get('lora dropout x', tokens * this.layer.inDim); // [T, in], dead after this call
+    await loraDropoutForward(gpu, step, this.shape(tokens), this.drop!, x, this.A, this.B, this.xa, y, xd);
   }
 
   // backward, with g = dy·B [T, r]:
@@ -113,6 +130,11 @@ export class LoraModule implements AdapterModule {
   // xa was saved by the forward of this same micro-batch.
   async backward(gpu: Gpu, step: Step, x: GPUBuffer, dy: GPUBuffer, dx: GPUBuffer, tokens: number, accumulate: boolean): Promise<GPUBuffer> {
     const dyB = adapterScratch(gpu).get('lora dyB', tokens * this.r); // [T, r], dead after this call
+    if (this.dropped) {
+      const work = adapterScratch(gpu).get('lora dropout x', tokens * this.layer.inDim); // [T, in]
+      await loraDropoutBackward(gpu, step, { ...this.shape(tokens), accumulate }, this.drop!, x, this.A, this.B, this.xa, dy, dx, this.gradA, this.gradB, dyB, work);
+      return dy;
+    }
     await loraBackward(gpu, step, { ...this.shape(tokens), accumulateDx: true, accumulate }, x, this.A, this.B, this.xa, dy, dx, this.gradA, this.gradB, dyB);
     return dy;
   }

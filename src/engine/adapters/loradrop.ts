@@ -28,12 +28,14 @@
 import type { Gpu, Step } from '../gpu/runtime';
 import { matmul } from '../../kernels/matmul';
 import { loraBackward, loraForward } from '../../kernels/linear';
+import { loraDropoutBackward, loraDropoutForward, type DropoutMask } from '../../kernels/dropout';
 import { reduceSum } from '../../kernels/loss';
 import { lowRankRowSumSq } from '../../kernels/loradrop';
 import { readLoraAdapter, serializeLoraAdapter, type LoraAdapterConfig, type LoraLayerWeights } from '../io/peft';
 import { Trainer, type Batch, type StepRecord, type TrainOptions } from '../train/trainer';
 import { mulberry32 } from '../util/random';
-import { LoraModule, type LoraOptions } from './lora';
+import { LoraModule, dropoutFor, type LoraOptions } from './lora';
+import { adapterScratch } from './scratch';
 import { countLoraParams, isLoraConfig } from './lora-run';
 import { namedParams, type MethodContext, type MethodRun, type MethodSpec, type NamedParam } from './method';
 import type { AdapterModule, AdapterParam, LinearInfo } from './types';
@@ -48,18 +50,22 @@ export class SharedPair {
   readonly users: string[] = [];
   /** true from a user's forward until the first user's backward: that one overwrites on a fresh micro-batch */
   fresh = false;
-  constructor(gpu: Gpu, like: LinearInfo, opts: LoraOptions) {
+  constructor(gpu: Gpu, like: LinearInfo, readonly opts: LoraOptions) {
     this.holder = new LoraModule(gpu, { ...like, name: `loradrop.shared.${shapeKey(like)}` }, 1, opts);
   }
 }
 
-/** A dropped layer's adapter: LoRA's forward/backward on the shared pair, with its own saved activations. */
+/** A dropped layer's adapter: LoRA's forward/backward on the shared pair, with its own saved activations and masks. */
 export class SharedLoraModule implements AdapterModule {
   private xa: GPUBuffer; // [maxTokens, r] x·A_shᵀ of this layer's input
   private dyB: GPUBuffer; // [maxTokens, r]
+  /** lora_dropout, drawn per user layer (its own stream) */
+  readonly drop: DropoutMask | null;
+  private dropped = false;
   constructor(gpu: Gpu, readonly layer: LinearInfo, maxTokens: number, readonly pair: SharedPair) {
     this.xa = gpu.buffer(maxTokens * pair.holder.r * 4, `${layer.name}.loradrop xA`);
     this.dyB = gpu.buffer(maxTokens * pair.holder.r * 4, `${layer.name}.loradrop dyB`);
+    this.drop = dropoutFor(gpu, layer, pair.opts);
   }
 
   params(): AdapterParam[] {
@@ -71,9 +77,13 @@ export class SharedLoraModule implements AdapterModule {
     return { tokens, inDim: this.layer.inDim, outDim: this.layer.outDim, rank: h.r, scale: h.scale };
   }
 
-  async forward(gpu: Gpu, step: Step, x: GPUBuffer, y: GPUBuffer, tokens: number): Promise<void> {
+  async forward(gpu: Gpu, step: Step, x: GPUBuffer, y: GPUBuffer, tokens: number, training = false): Promise<void> {
     this.pair.fresh = true;
-    await loraForward(gpu, step, this.shape(tokens), x, this.pair.holder.A, this.pair.holder.B, this.xa, y);
+    const h = this.pair.holder;
+    this.dropped = training && !!this.drop;
+    if (!this.dropped) return loraForward(gpu, step, this.shape(tokens), x, h.A, h.B, this.xa, y);
+    const xd = adapterScratch(gpu).get('lora dropout x', tokens * this.layer.inDim); // [T, in]
+    await loraDropoutForward(gpu, step, this.shape(tokens), this.drop!, x, h.A, h.B, this.xa, y, xd);
   }
 
   // the model records every forward of a micro-batch before its backwards: the first backward since a forward
@@ -82,6 +92,11 @@ export class SharedLoraModule implements AdapterModule {
     const h = this.pair.holder;
     const add = accumulate || !this.pair.fresh;
     this.pair.fresh = false;
+    if (this.dropped) {
+      const work = adapterScratch(gpu).get('lora dropout x', tokens * this.layer.inDim); // [T, in]
+      await loraDropoutBackward(gpu, step, { ...this.shape(tokens), accumulate: add }, this.drop!, x, h.A, h.B, this.xa, dy, dx, h.gradA, h.gradB, this.dyB, work);
+      return dy;
+    }
     await loraBackward(gpu, step, { ...this.shape(tokens), accumulateDx: true, accumulate: add }, x, h.A, h.B, this.xa, dy, dx, h.gradA, h.gradB, this.dyB);
     return dy;
   }
@@ -267,7 +282,7 @@ async function create(ctx: MethodContext): Promise<LoradropRun> {
   if (!ctx.layers.length) throw new Error(`the targets ${common.targets.join(',')} match no linear layer of this model`);
   const p = options['drop-sample'] as number, threshold = options['drop-threshold'] as number;
   const steps1 = (options['drop-warmup-steps'] as number) || Math.ceil(p * common.steps);
-  const loraOpts: LoraOptions = { r: common.r, alpha: common.alpha, rslora: common.rslora, seed: common.seed };
+  const loraOpts: LoraOptions = { r: common.r, alpha: common.alpha, rslora: common.rslora, seed: common.seed, dropout: common.dropout ?? 0 };
 
   // phase 1: LoRA on every target, trained on the sample
   const phase1 = new Map(ctx.layers.map((l) => [l.name, new LoraModule(gpu, l, ctx.maxTokens, loraOpts)]));
@@ -303,6 +318,7 @@ async function create(ctx: MethodContext): Promise<LoradropRun> {
   logReport(ctx, report);
   const config: LoraAdapterConfig = {
     r: common.r, alpha: common.alpha, rslora: common.rslora, targetModules: common.targets, fanInFanOut: common.fanInFanOut, baseModel: common.baseModel,
+    dropout: loraOpts.dropout,
   };
   const run = buildRun(ctx, config, ctx.layers, own, pairs, report);
   ctx.model.setAdapters(run.modules);
@@ -329,7 +345,8 @@ async function load(ctx: MethodContext, files: Parameters<NonNullable<MethodSpec
     else groups.push([{ layer, w }]);
     order.push(layer);
   }
-  const opts = { r: c.r, alpha: c.alpha, rslora: c.rslora };
+  const dropout = ctx.common.dropout ?? c.dropout ?? 0; // the run's, else the file's lora_dropout
+  const opts = { r: c.r, alpha: c.alpha, rslora: c.rslora, seed: ctx.common.seed, dropout };
   const own = new Map<string, LoraModule>();
   const pairs = new Map<string, SharedPair>();
   for (const members of groups) {
@@ -352,7 +369,7 @@ async function load(ctx: MethodContext, files: Parameters<NonNullable<MethodSpec
     sample: [], phase1: [], sampleLoss: null, importance: {}, threshold: NaN,
     kept: [...own.keys()], shared: Object.fromEntries([...pairs].map(([k, pr]) => [k, pr.users])),
   };
-  return buildRun(ctx, c, layers, own, pairs, report);
+  return buildRun(ctx, { ...c, dropout }, layers, own, pairs, report);
 }
 
 export const loradropMethod: MethodSpec = {

@@ -40,6 +40,8 @@ export interface CommonHyper {
   baseModel: string;
   /** GPT-2 Conv1D weights ([in, out]) → PEFT fan_in_fan_out */
   fanInFanOut: boolean;
+  /** PEFT's lora_dropout on the adapter's input while training; absent: 0, or a loaded file's own lora_dropout */
+  dropout?: number;
 }
 
 /** The model as a method sees it (CausalLM satisfies it). */

@@ -153,7 +153,7 @@ export const veraMethod: MethodSpec = {
     'd-initial': { kind: 'number', default: 0.1, help: 'initial value of λ_d' },
   },
   defaults: { r: 256 }, // PEFT's VeraConfig default
-  rejects: ['alpha', 'rslora'],
+  rejects: ['alpha', 'rslora', 'lora-dropout', 'dropout'], // vera_dropout: not implemented (files say 0.0)
   countParams: (layers, c) => layers.reduce((a, l) => a + c.r + l.outDim, 0),
   async create(ctx) {
     const { common, options } = ctx;

@@ -7,7 +7,7 @@ import type { FileSource } from '../io/files';
 import { parseSafetensors, serializeSafetensors } from '../io/safetensors';
 import { tensorToF32 } from '../io/peft';
 import { resolveOptions, selectLayers, type CommonHyper, type MethodModel, type MethodName, type MethodRun, type MethodSpec } from '../adapters/method';
-import { methodSpec, readAdapterConfig } from '../adapters/registry';
+import { availableMethods, methodSpec, readAdapterConfig } from '../adapters/registry';
 import type { LinearInfo } from '../adapters/types';
 import { Trainer, evaluateLoss, type Batch, type Progress, type StepRecord, type TrainOptions } from './trainer';
 import type { ScheduleName } from './schedules';
@@ -19,6 +19,8 @@ export interface SessionSettings {
   rslora?: boolean;
   targets?: string[];
   seed?: number;
+  /** PEFT's lora_dropout (--lora-dropout), 0 ≤ p < 1; absent: 0, or --init-adapter's own lora_dropout */
+  dropout?: number;
   /** method options by CLI flag name ('loraplus-ratio', 'init-r', ...); absent ones take the method's defaults */
   options?: Record<string, number | boolean>;
   steps: number;
@@ -104,13 +106,20 @@ export class TrainingSession {
     const log = a.log ?? (() => {});
     const s = a.settings;
     const spec = methodSpec(s.method);
-    for (const k of spec.rejects ?? []) if (![undefined, false].includes((s as unknown as Record<string, unknown>)[k] as undefined)) throw new Error(`--${k} does not apply to --method ${s.method}`);
+    if (s.dropout !== undefined && !(s.dropout >= 0 && s.dropout < 1)) throw new Error(`--lora-dropout must be in [0, 1), got ${s.dropout}`);
+    // dropout 0 is every method's default, not a request (the app sends it for all)
+    const given = { ...s, dropout: s.dropout || undefined } as unknown as Record<string, unknown>;
+    for (const k of spec.rejects ?? [])
+      if (![undefined, false].includes(given[k] as undefined)) throw new Error(k === 'dropout' ? noDropoutMessage(spec) : `--${k} does not apply to --method ${s.method}`);
+    const noDropout = spec.rejects?.includes('dropout');
     const options = resolveOptions(spec, s.options ?? {});
     const all = a.model.linearLayers();
     const targets = s.targets?.length ? s.targets : DEFAULT_TARGETS[a.arch] ?? ['q_proj', 'v_proj'];
     const common: CommonHyper = {
       r: s.r ?? spec.defaults?.r ?? 8, alpha: s.alpha ?? spec.defaults?.alpha ?? 8, rslora: !!s.rslora, targets,
       seed: s.seed ?? 42, steps: s.steps, baseModel: a.baseModel, fanInFanOut: a.arch === 'gpt2',
+      // a method without dropout trains (and writes) an --init-adapter with lora_dropout > 0 at 0
+      dropout: noDropout ? 0 : s.dropout,
     };
     const ctx = {
       gpu: a.gpu, model: a.model, layers: selectLayers(all, targets), maxTokens: s.batch * s.seq, common, options, log,
@@ -125,6 +134,7 @@ export class TrainingSession {
       if (!spec.load || !spec.matchesConfig?.(config))
         throw new Error(`--method ${s.method} cannot continue ${from.where} (peft_type ${String(config.peft_type)}${config.use_dora ? ', use_dora' : ''})`);
       if (a.init) checkInitClash(s, config);
+      if (a.init && noDropout && Number(config.lora_dropout) > 0) log(`${spec.title} trains without dropout: ${from.where}'s lora_dropout ${String(config.lora_dropout)} is not applied (written as 0)`);
       run = await spec.load({ ...ctx, layers: all }, from.files, from.where);
     } else run = await spec.create(ctx);
     a.model.setAdapters(run.modules);
@@ -198,6 +208,12 @@ export class TrainingSession {
     this.trainer.stepsDone = info.step;
     this.history.push(...(info.history ?? []));
   }
+}
+
+/** A method whose spec rejects dropout (rejects 'lora-dropout' / 'dropout'), said with the methods that take it. */
+export function noDropoutMessage(spec: MethodSpec): string {
+  const takers = availableMethods().filter((m) => !m.rejects?.includes('dropout')).map((m) => m.name);
+  return `--lora-dropout does not apply to --method ${spec.name}: WebLoRA trains ${spec.title} without dropout (--lora-dropout applies to ${takers.join(', ')})`;
 }
 
 /** The Trainer's options from the settings, with the defaults of transformers' Trainer / the CLI. */
