@@ -17,6 +17,7 @@ export function CommonSettings() {
   const spec = s.methods.find((m) => m.name === s.method);
   const rejects = new Set(spec?.rejects ?? []);
   const ownRank = !!spec && 'init-r' in spec.options; // AdaLoRA
+  const noDropout = rejects.has('dropout'); // DoRA, Delta-LoRA, VeRA, AdaLoRA
   const steps = stepsFor(s, trainExamples);
   const epochsDone = trainExamples ? (steps * s.batch * s.gradAccum) / trainExamples : 0;
 
@@ -37,11 +38,18 @@ export function CommonSettings() {
             help={ownRank ? `${spec?.title} takes its rank from init-r (its own settings)` : 'rank of the update; more = more capacity and parameters'}
           />
           <NumberField label="Alpha α" value={s.alpha} min={0} onChange={(alpha) => s.set({ alpha })} disabled={rejects.has('alpha')} testId="set-alpha" help={rejects.has('alpha') ? `${spec?.title} has no α scaling` : 'the update is scaled by α/r (α/√r with rsLoRA)'} />
-          <label className="field" title="WebLoRA's adapters train without dropout (PEFT's default lora_dropout is 0)">
-            <span>Dropout</span>
-            <input type="number" value={0} disabled aria-describedby="dropout-note" />
-            <small id="dropout-note" className="help">0: not supported yet</small>
-          </label>
+          <NumberField
+            label="Dropout"
+            value={noDropout ? 0 : s.dropout}
+            min={0}
+            max={0.99}
+            step={0.05}
+            onChange={(dropout) => s.set({ dropout })}
+            disabled={noDropout}
+            testId="set-dropout"
+            showHelp={noDropout}
+            help={noDropout ? `${spec?.title} trains without dropout here` : "PEFT's lora_dropout: while training, the adapter's input loses this share of its values (0: off)"}
+          />
           <label className="check">
             <input type="checkbox" checked={s.rslora} disabled={rejects.has('rslora')} onChange={(e) => s.set({ rslora: e.target.checked })} /> rsLoRA (α/√r)
           </label>

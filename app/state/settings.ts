@@ -10,6 +10,8 @@ export interface Settings {
   r: number;
   alpha: number;
   rslora: boolean;
+  /** PEFT's lora_dropout, 0 ≤ p < 1 (methods that refuse it get none) */
+  dropout: number;
   /** null: the model's default targets (PEFT's per-architecture mapping) */
   targets: string[] | null;
   /** per method, its own options by flag name (only those changed from the defaults) */
@@ -34,7 +36,7 @@ export interface Settings {
 }
 
 export const DEFAULT_SETTINGS: Settings = {
-  method: 'lora', r: 8, alpha: 16, rslora: false, targets: null, methodOptions: {}, lr: 2e-3, schedule: 'linear', warmup: 0,
+  method: 'lora', r: 8, alpha: 16, rslora: false, dropout: 0, targets: null, methodOptions: {}, lr: 2e-3, schedule: 'linear', warmup: 0,
   useEpochs: false, steps: 100, epochs: 1, batch: 8, gradAccum: 1, seq: 128, seed: 42, weightDecay: 0, maxGradNorm: 1,
   evalEvery: 25, sampleEvery: 50, sampleTokens: 24, samplePromptsText: '',
 };
@@ -106,7 +108,7 @@ export function trainRequest(s: Settings, m: ModelInfo, trainExamples: number, d
   const spec = methods.find((x) => x.name === s.method);
   const samplePrompts = promptsFor(s, dataPrompts);
   return {
-    method: s.method, r: s.r, alpha: s.alpha, rslora: s.rslora, targets: effectiveTargets(s, m), options: methodOptionsOf(s, spec),
+    method: s.method, r: s.r, alpha: s.alpha, rslora: s.rslora, dropout: s.dropout, targets: effectiveTargets(s, m), options: methodOptionsOf(s, spec),
     lr: s.lr, schedule: s.schedule, warmup: s.warmup, steps: stepsFor(s, trainExamples), batch: s.batch, gradAccum: s.gradAccum,
     seq: s.seq, seed: s.seed, weightDecay: s.weightDecay, maxGradNorm: s.maxGradNorm, evalEvery: s.evalEvery,
     sampleEvery: s.sampleEvery, samplePrompts, sampleTokens: s.sampleTokens,

@@ -59,12 +59,12 @@ export class TrainingRun {
     say('preparing', 'loading the model onto the GPU');
     const { gpu, lm } = await gpuModel(loaded, req.batch, req.seq, req.method === 'deltalora');
     const settings: SessionSettings = {
-      method: req.method, r: req.r, alpha: req.alpha, rslora: req.rslora || undefined, targets: req.targets, seed: req.seed,
+      method: req.method, r: req.r, alpha: req.alpha, rslora: req.rslora || undefined, dropout: req.dropout || undefined, targets: req.targets, seed: req.seed,
       options: req.options, steps: req.steps, batch: req.batch, seq: req.seq, lr: req.lr, schedule: req.schedule,
       warmup: req.warmup, gradAccum: req.gradAccum, weightDecay: req.weightDecay, maxGradNorm: req.maxGradNorm,
       logEvery: readEveryFor(gcd(req.evalEvery || req.steps, req.sampleEvery || req.steps)),
     };
-    // the engine rejects settings a method does not take (VeRA: alpha, rslora)
+    // the engine rejects settings a method does not take (VeRA: alpha, rslora; DoRA: dropout)
     const rejects = methodSpec(req.method).rejects ?? [];
     for (const k of rejects) delete (settings as unknown as Record<string, unknown>)[k];
     const samples = req.sampleEvery > 0 && req.samplePrompts.length > 0;

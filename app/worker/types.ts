@@ -129,6 +129,8 @@ export interface TrainRequest {
   r: number;
   alpha: number;
   rslora: boolean;
+  /** PEFT's lora_dropout (absent: 0) */
+  dropout?: number;
   targets: string[];
   options: Record<string, number | boolean>;
   lr: number;
