@@ -250,8 +250,10 @@ function buildRun(ctx: MethodContext, config: LoraAdapterConfig, layers: LinearI
       for (const [name, m] of modules) out.set(name, await (m as LoraModule | SharedLoraModule).exportLayer());
       return serializeLoraAdapter({ config, layers: out });
     },
+    // with lora_dropout, each layer's masks drawn so far (phase-1 layers count phase 1 too), so resuming draws on
     async saveState() {
-      return { json: { loradrop: report } as Record<string, unknown>, tensors: {} };
+      const masks = Object.fromEntries([...modules].flatMap(([n, m]) => ((m as LoraModule | SharedLoraModule).drop ? [[n, (m as LoraModule | SharedLoraModule).drop!.counter]] : [])));
+      return { json: { loradrop: report, ...(Object.keys(masks).length ? { dropout_masks: masks } : {}) } as Record<string, unknown>, tensors: {} };
     },
     // the report of the run that wrote the checkpoint; its sharing must be the one this run rebuilt from the file
     async restoreState(json) {
@@ -260,6 +262,11 @@ function buildRun(ctx: MethodContext, config: LoraAdapterConfig, layers: LinearI
       const groupsOf = (shared: Record<string, string[]>) => JSON.stringify(Object.values(shared).filter((u) => u.length > 1).map((u) => [...u].sort()).sort());
       if (groupsOf(saved.shared) !== groupsOf(report.shared)) throw new Error('LoRA-drop state: the saved selection does not match the adapter\'s shared layers');
       Object.assign(report, saved);
+      const masks = (json.dropout_masks ?? {}) as Record<string, number>;
+      for (const [n, m] of modules) {
+        const drop = (m as LoraModule | SharedLoraModule).drop;
+        if (drop && typeof masks[n] === 'number') drop.counter = masks[n];
+      }
     },
   };
 }
