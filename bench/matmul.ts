@@ -174,28 +174,34 @@ function sweepShapes(T: number, C: number, KVD: number, I: number, V: number, he
   return s;
 }
 
+// First sweep (bench/results/2026-12-01-h200-qwen-profile/before/sweep.jsonl): 64x64, 128x128 (±split 2), 128x64,
+// 128x64x16 8x4, 64x128, 128x64 split 2; 64x128 won almost everywhere. These are its neighbours.
 const SWEEP_PLANS: MatmulPlan[] = [
   { BM: 64, BN: 64, BK: 16, TM: 4, TN: 4, splits: 1 },
   { BM: 128, BN: 128, BK: 8, TM: 8, TN: 8, splits: 1 },
-  { BM: 128, BN: 128, BK: 8, TM: 8, TN: 8, splits: 2 },
-  { BM: 128, BN: 64, BK: 8, TM: 8, TN: 8, splits: 1 },
-  { BM: 128, BN: 64, BK: 16, TM: 8, TN: 4, splits: 1 },
   { BM: 64, BN: 128, BK: 8, TM: 8, TN: 8, splits: 1 },
-  { BM: 128, BN: 64, BK: 8, TM: 8, TN: 8, splits: 2 },
+  { BM: 64, BN: 128, BK: 8, TM: 8, TN: 8, splits: 2 },
+  { BM: 64, BN: 128, BK: 16, TM: 8, TN: 8, splits: 1 },
+  { BM: 128, BN: 64, BK: 16, TM: 8, TN: 4, splits: 1 },
 ];
+const LONG_K_PLANS: MatmulPlan[] = [4, 8, 12].map((splits) => ({ BM: 64, BN: 128, BK: 8, TM: 8, TN: 8, splits }));
 
 async function sweepMain(gpu: Gpu) {
   const models: [string, number, number, number, number, number[]][] = small
     ? [['tiny', 72, 24, 136, 300, [20, 130]]]
-    : [['qwen', 896, 128, 4864, 151936, [110, 256, 512, 1024]], ['smol', 576, 192, 1536, 49152, [341, 512]]];
+    : [['qwen', 896, 128, 4864, 151936, [384]], ['smol', 576, 192, 1536, 49152, [1344, 704]]];
   const T = small ? 200 : 2048;
   let failed = 0;
+  // big cubes: does 64×128 also beat 128×128 there?
+  for (const n of small ? [] : [2048, 4096])
+    for (const pl of [planMatmul({ M: n, N: n, K: n }), SWEEP_PLANS[1]])
+      await matmulCase(gpu, `sweep cube ${n}^3 f32 A·Bᵀ`, { M: n, N: n, K: n, transB: true }, pl);
   for (const [m, C, KVD, I, V, rows] of models)
     for (const [name, s] of sweepShapes(T, C, KVD, I, V, rows)) {
       const auto = planMatmul(s);
       const plans = [auto, ...SWEEP_PLANS.filter((p) => JSON.stringify(p) !== JSON.stringify(auto))];
       // the head dh (K = vocab) and split plans of huge K: also try more K splits
-      if (s.K > 20000) plans.push({ ...SWEEP_PLANS[1], splits: 8 }, { ...SWEEP_PLANS[3], splits: 8 }, { ...SWEEP_PLANS[0], splits: 4 });
+      if (s.K > 20000) plans.push(...LONG_K_PLANS.filter((p) => p.splits !== auto.splits), { BM: 128, BN: 64, BK: 8, TM: 8, TN: 8, splits: 8 });
       for (const [i, pl] of plans.entries()) {
         try {
           await matmulCase(gpu, `sweep ${m} ${name}${i === 0 ? ' auto' : ''}`, s, pl);

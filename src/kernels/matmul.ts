@@ -41,19 +41,35 @@ export interface MatmulPlan {
   splits: number;
 }
 
-/** Workgroups wanted in flight: ~2 per SM of a big GPU. Fewer tiles than this → split K. */
+/** Workgroups wanted in flight: ~2 per SM of a big GPU (256-thread tiles). Fewer tiles than this → split K. */
 const TARGET_WORKGROUPS = 256;
+/** The same for the 128-thread 64×128 tile, ~4 of which fit an SM. */
+const TARGET_WORKGROUPS_WIDE = 512;
 /** Below this many K per split the partial sums are not worth their scratch traffic. */
 const MIN_K_PER_SPLIT = 128;
 
-/** Picks the tile and split-K for a shape: small M or N (the LoRA rank) gets a narrow tile, not a wasted 64-wide one. */
-export function planMatmul(s: Pick<MatmulShape, 'M' | 'N' | 'K'>): MatmulPlan {
+/**
+ * Picks the tile and split-K for a shape: small M or N (the LoRA rank) gets a narrow tile, not a wasted 64-wide one.
+ * Wide products (N ≥ 256) take 64×128 tiles, 8×8 outputs per thread, BK 16 (128 threads). Measured on an H200
+ * (bench/matmul.ts --sweep; bench/results/2026-12-01-h200-qwen-profile): every bf16 frozen-weight product of the
+ * Qwen2.5-0.5B and SmolLM2 shapes at 2048 tokens ran 1.2-1.5× faster than on the 64×64 (4×4) or 128×128 (8×8) tiles
+ * (e.g. [2048, 896]·[4864, 896]ᵀ 36 TFLOP/s vs 28; the LM head's logits 40 vs 36), and splitting K when 224 such
+ * tiles already exist only added the reduction. Big f32 products with ≥ 256 tiles of 128×128 stay on 128×128
+ * (4096³: 39.6 TFLOP/s vs 36.9). Narrower N (k/v projections, N = 128 or 192) stays on 64×64 with split-K,
+ * which measured best there. Long-K products with few tiles (the LM head's dh = dlogits·E: K = vocabulary) split K.
+ */
+export function planMatmul(s: Pick<MatmulShape, 'M' | 'N' | 'K' | 'bType'>): MatmulPlan {
   const side = (n: number) => (n <= 16 ? 16 : n <= 32 ? 32 : 64);
   let t = { BM: side(s.M), BN: side(s.N), BK: 16, TM: 4, TN: 4 };
-  if (t.BM === 64 && t.BN === 64 && Math.ceil(s.M / 128) * Math.ceil(s.N / 128) >= TARGET_WORKGROUPS / 2)
-    t = { BM: 128, BN: 128, BK: 8, TM: 8, TN: 8 };
+  let wide = false;
+  if (t.BM === 64 && t.BN === 64 && s.N >= 256) {
+    if ((s.bType ?? 'f32') === 'f32' && Math.ceil(s.M / 128) * Math.ceil(s.N / 128) >= TARGET_WORKGROUPS) t = { BM: 128, BN: 128, BK: 8, TM: 8, TN: 8 };
+    else (t = { BM: 64, BN: 128, BK: 16, TM: 8, TN: 8 }), (wide = true);
+  }
   const tiles = Math.ceil(s.M / t.BM) * Math.ceil(s.N / t.BN);
-  let splits = Math.min(Math.ceil(TARGET_WORKGROUPS / tiles), Math.floor(s.K / MIN_K_PER_SPLIT), 64);
+  const target = wide ? TARGET_WORKGROUPS_WIDE : TARGET_WORKGROUPS;
+  if (wide && tiles >= TARGET_WORKGROUPS / 2) return { ...t, splits: 1 };
+  const splits = Math.min(Math.ceil(target / tiles), Math.floor(s.K / MIN_K_PER_SPLIT), 64);
   return { ...t, splits: Math.max(1, splits) };
 }
 

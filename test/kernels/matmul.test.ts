@@ -45,6 +45,8 @@ async function check(s: MatmulShape, plan?: MatmulPlan): Promise<{ err: number; 
 // Every tile shape the planner can pick, plus forced split-K (incl. a split count that leaves a short last range).
 const plans: Record<string, MatmulPlan> = {
   '128×128 8×8': { BM: 128, BN: 128, BK: 8, TM: 8, TN: 8, splits: 1 },
+  '64×128 8×8': { BM: 64, BN: 128, BK: 16, TM: 8, TN: 8, splits: 1 },
+  '64×128 BK 8 split-K 3': { BM: 64, BN: 128, BK: 8, TM: 8, TN: 8, splits: 3 },
   '64×64 4×4': { BM: 64, BN: 64, BK: 16, TM: 4, TN: 4, splits: 1 },
   '16×64 skinny M': { BM: 16, BN: 64, BK: 16, TM: 4, TN: 4, splits: 1 },
   '64×16 skinny N': { BM: 64, BN: 16, BK: 16, TM: 4, TN: 4, splits: 1 },
@@ -134,7 +136,13 @@ describe('planMatmul', () => {
     expect(xa.BN).toBe(16);
     const big = planMatmul({ M: 4096, N: 4096, K: 4096 });
     expect([big.BM, big.BN, big.splits]).toEqual([128, 128, 1]);
-    const mid = planMatmul({ M: 1024, N: 1024, K: 1024 });
-    expect([mid.BM, mid.BN, mid.splits]).toEqual([64, 64, 1]);
+    const gateUp = planMatmul({ M: 2048, N: 4864, K: 896, bType: 'bf16' }); // a frozen bf16 linear
+    expect([gateUp.BM, gateUp.BN, gateUp.splits]).toEqual([64, 128, 1]);
+    const kv = planMatmul({ M: 2048, N: 128, K: 896 }); // a narrow k/v projection: 64×64, split-K
+    expect([kv.BM, kv.BN]).toEqual([64, 64]);
+    expect(kv.splits).toBeGreaterThan(1);
+    const headDh = planMatmul({ M: 384, N: 896, K: 151936 }); // LM head dh = dlogits·E: few tiles, long K
+    expect([headDh.BM, headDh.BN]).toEqual([64, 128]);
+    expect(headDh.splits).toBeGreaterThan(4);
   });
 });
