@@ -1,7 +1,7 @@
 // The Library and Compare steps: the library's own panels (app/library), wired to the engine: resume a checkpoint,
 // try an adapter out, and the run in progress drawn live over the saved ones.
 import { useMemo, useState } from 'react';
-import { LibraryPanel, ComparePanel, type CompareRun, type LibraryEntry } from '../library';
+import { LibraryPanel, ComparePanel, methodTitle, type CompareRun, type LibraryEntry } from '../library';
 import { useTrain, isActive } from '../state/train';
 import { finalOf, historyOf } from '../run-files';
 import { resumeRecord, tryOutRecord } from '../library-actions';
@@ -28,7 +28,7 @@ function useLiveRun(): CompareRun[] {
     const history = historyOf();
     const f = finalOf(history);
     return [{
-      id: started.runId, name: `${request.method} (training)`, method: request.method, history, live: true,
+      id: started.runId, name: `${methodTitle(request.method)} (training)`, method: request.method, history, live: true,
       stats: { tokensPerSec: progress?.tokensPerSec ?? null, peakMemoryBytes: started.allocatedBytes, trainableParams: started.trainableParams },
       finalTrainLoss: f.train, finalValLoss: f.val, settings: request as never,
     }];

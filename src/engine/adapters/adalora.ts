@@ -13,15 +13,13 @@ import { matmul } from '../../kernels/matmul';
 import { columnDot, columnScale } from '../../kernels/dora';
 import { orthLoss, orthNorm } from '../../kernels/adalora';
 import type { FileSource } from '../io/files';
-import { parseSafetensors } from '../io/safetensors';
-import { tensorToF32 } from '../io/peft';
 import {
   adaloraScale, isAdaLoraConfig, rankPatternKey, readAdaLoraAdapter, serializeAdaLoraAdapter,
   type AdaLoraAdapter, type AdaLoraConfig, type AdaLoraLayerWeights,
 } from '../io/peft-adalora';
 import { RankAllocator, type AllocationRecord } from './adalora-allocator';
 import { seededRandom } from './lora';
-import { namedParams, type MethodContext, type MethodRun, type MethodSpec, type OptionSpec } from './method';
+import { namedParams, type MethodContext, type MethodRun, type MethodState, type MethodSpec, type OptionSpec } from './method';
 import type { AdapterModule, AdapterParam, LinearInfo } from './types';
 
 export class AdaLoraModule implements AdapterModule {
@@ -240,23 +238,18 @@ async function adaloraRun(ctx: MethodContext, adapter: AdaLoraAdapter, describe:
   };
 }
 
-// A WebLoRA checkpoint (train/session.ts) holds, next to the PEFT files, the method state saveState wrote under
-// `method.`: the un-truncated weights are there, and resuming (or starting) from the checkpoint continues from them.
-const CHECKPOINT_TENSORS = 'weblora-state.safetensors';
+// A WebLoRA checkpoint (train/session.ts) keeps, in the method state saveState wrote, the un-truncated weights:
+// resuming continues from them (the PEFT file holds only the kept ranks).
 const FULL = 'full';
 
-/** Every layer back at its full rank from the checkpoint state next to the PEFT files, if there is one. */
-async function untruncate(adapter: AdaLoraAdapter, files: FileSource, where: string) {
-  if (!(await files.list()).includes(CHECKPOINT_TENSORS)) return;
-  const st = parseSafetensors(await files.read(CHECKPOINT_TENSORS), `${where}/${CHECKPOINT_TENSORS}`);
+/** Every layer back at its full rank from the checkpoint's method state. */
+function untruncate(adapter: AdaLoraAdapter, state: MethodState, where: string) {
   for (const [module, l] of adapter.layers) {
-    const get = (t: string) => st.tensors.get(`method.${FULL}.${module}.lora_${t}`);
-    const [A, E, B] = [get('A'), get('E'), get('B')];
+    const [A, E, B] = ['A', 'E', 'B'].map((t) => state.tensors[`${FULL}.${module}.lora_${t}`]);
     if (!A || !E || !B) continue;
-    const w = { A: tensorToF32(A), E: tensorToF32(E), B: tensorToF32(B) };
-    const r = w.E.length;
-    if (w.A.length !== r * l.inDim || w.B.length !== l.outDim * r) throw new Error(`${where}/${CHECKPOINT_TENSORS}: ${module} full weights do not fit its shape`);
-    adapter.layers.set(module, { ...l, r, ...w });
+    const r = E.length;
+    if (A.length !== r * l.inDim || B.length !== l.outDim * r) throw new Error(`${where}: the checkpoint's full weights of ${module} do not fit its shape`);
+    adapter.layers.set(module, { ...l, r, A, E, B });
   }
 }
 
@@ -305,7 +298,7 @@ export const adaloraMethod: MethodSpec = {
   matchesConfig: isAdaLoraConfig,
   async load(ctx, files: FileSource, where) {
     const adapter = await readAdaLoraAdapter(files, where);
-    await untruncate(adapter, files, where);
+    if (ctx.resume) untruncate(adapter, ctx.resume, where);
     adapter.config = { ...adapter.config, ...schedule(ctx, adapter.config) };
     return adaloraRun(ctx, adapter, `AdaLoRA adapter ${where}`);
   },

@@ -28,7 +28,7 @@
 import type { Gpu, Step } from '../gpu/runtime';
 import { loraForward } from '../../kernels/linear';
 import { matmul } from '../../kernels/matmul';
-import { hasFile, memorySource, type FileSource } from '../io/files';
+import { memorySource, type FileSource } from '../io/files';
 import { adapterScale, readLoraAdapter, serializeLoraAdapter, type LoraLayerWeights } from '../io/peft';
 import { LoraModule, type LoraOptions } from './lora';
 import { countLoraParams, isLoraConfig, loadLoraRun, newLoraRun, type LoraMaker, type LoraRun } from './lora-run';
@@ -37,8 +37,6 @@ import type { LinearInfo } from './types';
 
 export const DELTA_START_DEFAULT = 500;
 export const DELTA_LAMBDA_DEFAULT = 2;
-/** session.ts's CHECKPOINT_JSON (not imported: session imports the registry, which imports this file) */
-const CHECKPOINT_FILE = 'weblora.json';
 
 export class DeltaLoraModule extends LoraModule {
   readonly AK: GPUBuffer; // A_K [r, in]: A when the updates began
@@ -239,7 +237,7 @@ export const deltaloraMethod: MethodSpec = {
   // Never picked for eval: the registry takes the first method accepting a LORA config, plain LoRA, which is exact here.
   matchesConfig: (c) => isLoraConfig(c, false),
   load: async (ctx, files, where) => {
-    const src = (await hasFile(files, CHECKPOINT_FILE)) ? await rankRFromExport(ctx, files, where) : files;
+    const src = ctx.resume ? await rankRFromExport(ctx, files, where) : files; // a checkpoint's file is the rank-2r export
     return deltaRun(ctx, await loadLoraRun(ctx, src, where, maker(ctx.options['delta-lambda'] as number), 'Delta-LoRA'));
   },
 };

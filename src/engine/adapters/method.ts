@@ -67,6 +67,13 @@ export interface MethodContext {
   data?: { count: number; batch: (indices: number[]) => Batch };
   train?: TrainOptions;
   log: (msg: string) => void;
+  /** when load() continues a checkpoint: the method state its saveState wrote (also handed to restoreState) */
+  resume?: MethodState;
+}
+
+export interface MethodState {
+  json: Record<string, unknown>;
+  tensors: Record<string, Float32Array>;
 }
 
 /** A trainable (or frozen) tensor with a name unique over the run: `${layer}.${param.name}` or a shared name. */
@@ -90,7 +97,7 @@ export interface MethodRun {
   /** the PEFT files: adapter_config.json and adapter_model.safetensors (PeftModel.from_pretrained loads them) */
   exportAdapter(): Promise<Record<string, Uint8Array>>;
   /** method state for weblora.json (resume): JSON-able values and named tensors */
-  saveState?(): Promise<{ json: Record<string, unknown>; tensors: Record<string, Float32Array> }>;
+  saveState?(): Promise<MethodState>;
   restoreState?(json: Record<string, unknown>, tensors: Record<string, Float32Array>): Promise<void>;
   /** one line for the log, e.g. 'LoRA r=8 α=16 on 60 layers (q_proj, v_proj)' */
   describe: string;

@@ -246,7 +246,13 @@ async function fetchFile(ctx: Ctx, file: HubFile, onBytes: (n: number) => void):
   const res = await hubGet(url, ctx, file.name);
   const body = counted(res, file.size, `${ctx.repo}: ${file.name}`, onBytes);
   if (!ctx.o.cache) return collect(body, file.size);
-  await ctx.o.cache.put(url, new Response(body, { headers: { 'content-type': 'application/octet-stream' } }));
+  try {
+    await ctx.o.cache.put(url, new Response(body, { headers: { 'content-type': 'application/octet-stream' } }));
+  } catch (e) {
+    // a cancelled download surfaces from Cache.put as a generic network error: say it was cancelled
+    if (ctx.o.signal?.aborted) throw abortReason(ctx.o.signal);
+    throw e;
+  }
   return null;
 }
 

@@ -6,7 +6,7 @@ import type { Gpu } from '../gpu/runtime';
 import type { FileSource } from '../io/files';
 import { parseSafetensors, serializeSafetensors } from '../io/safetensors';
 import { tensorToF32 } from '../io/peft';
-import { resolveOptions, selectLayers, type CommonHyper, type MethodModel, type MethodName, type MethodRun, type MethodSpec } from '../adapters/method';
+import { resolveOptions, selectLayers, type CommonHyper, type MethodModel, type MethodName, type MethodRun, type MethodSpec, type MethodState } from '../adapters/method';
 import { availableMethods, methodSpec, readAdapterConfig } from '../adapters/registry';
 import type { LinearInfo } from '../adapters/types';
 import { Trainer, evaluateLoss, type Batch, type Progress, type StepRecord, type TrainOptions } from './trainer';
@@ -128,6 +128,7 @@ export class TrainingSession {
     if (!a.init && !a.resume && !ctx.layers.length)
       throw new Error(`--targets ${targets.join(',')} match no linear layer of this model (it has ${[...new Set(all.map((l) => l.shortName))].join(', ')})`);
     const from = a.resume ?? a.init;
+    const checkpoint = a.resume ? await readCheckpoint(a.resume.files, a.resume.where, spec) : undefined;
     let run: MethodRun;
     if (from) {
       const config = await readAdapterConfig(from.files, from.where);
@@ -135,12 +136,12 @@ export class TrainingSession {
         throw new Error(`--method ${s.method} cannot continue ${from.where} (peft_type ${String(config.peft_type)}${config.use_dora ? ', use_dora' : ''})`);
       if (a.init) checkInitClash(s, config);
       if (a.init && noDropout && Number(config.lora_dropout) > 0) log(`${spec.title} trains without dropout: ${from.where}'s lora_dropout ${String(config.lora_dropout)} is not applied (written as 0)`);
-      run = await spec.load({ ...ctx, layers: all }, from.files, from.where);
+      run = await spec.load({ ...ctx, layers: all, resume: checkpoint?.method }, from.files, from.where);
     } else run = await spec.create(ctx);
     a.model.setAdapters(run.modules);
     log(run.describe);
     const session = new TrainingSession(a.gpu, a.model, spec, run, s, common, a.data);
-    if (a.resume) await session.restore(a.resume.files, a.resume.where);
+    if (checkpoint) await session.restore(checkpoint);
     return session;
   }
 
@@ -193,21 +194,13 @@ export class TrainingSession {
     return { ...files, [CHECKPOINT_JSON]: new TextEncoder().encode(JSON.stringify(info, null, 2)), [CHECKPOINT_TENSORS]: serializeSafetensors(tensors, { format: 'weblora' }) };
   }
 
-  private async restore(files: FileSource, where: string) {
-    const info = await readCheckpointInfo(files, where);
-    if (info.method !== this.spec.name) throw new Error(`${where} was trained with --method ${info.method}, not ${this.spec.name}`);
-    const st = parseSafetensors(await files.read(CHECKPOINT_TENSORS), `${where}/${CHECKPOINT_TENSORS}`);
-    const opt: Record<string, Float32Array> = {}, method: Record<string, Float32Array> = {};
-    for (const [name, t] of st.tensors) {
-      if (name.startsWith('optimizer.')) opt[name.slice(10)] = tensorToF32(t);
-      else if (name.startsWith('method.')) method[name.slice(7)] = tensorToF32(t);
-    }
-    const { adam_t, ...json } = info.method_state as { adam_t?: number };
-    this.trainer.optimizer.importState(adam_t ?? info.step, opt);
-    await this.method.restoreState?.(json, method);
-    this.trainer.stepsDone = info.step;
-    this.history.push(...(info.history ?? []));
+  private async restore(c: Checkpoint) {
+    this.trainer.optimizer.importState(c.adamT, c.optimizer);
+    await this.method.restoreState?.(c.method.json, c.method.tensors);
+    this.trainer.stepsDone = c.info.step;
+    this.history.push(...(c.info.history ?? []));
   }
+
 }
 
 /** A method whose spec rejects dropout (rejects 'lora-dropout' / 'dropout'), said with the methods that take it. */
@@ -223,6 +216,28 @@ export function trainOptions(s: SessionSettings): TrainOptions {
     gradAccum: s.gradAccum ?? 1, shuffle: s.shuffle ?? true, seed: s.seed ?? 42, weightDecay: s.weightDecay ?? 0,
     maxGradNorm: s.maxGradNorm ?? 1.0, beta1: s.beta1 ?? 0.9, beta2: s.beta2 ?? 0.999, eps: s.eps ?? 1e-8, readEvery: s.logEvery ?? 10,
   };
+}
+
+interface Checkpoint {
+  info: CheckpointInfo;
+  adamT: number;
+  /** AdamW's moments by `m.<param>` / `v.<param>` */
+  optimizer: Record<string, Float32Array>;
+  method: MethodState;
+}
+
+/** weblora.json and weblora-state.safetensors of a checkpoint folder, split into the optimizer's and the method's state. */
+async function readCheckpoint(files: FileSource, where: string, spec: MethodSpec): Promise<Checkpoint> {
+  const info = await readCheckpointInfo(files, where);
+  if (info.method !== spec.name) throw new Error(`${where} was trained with --method ${info.method}, not ${spec.name}`);
+  const st = parseSafetensors(await files.read(CHECKPOINT_TENSORS), `${where}/${CHECKPOINT_TENSORS}`);
+  const optimizer: Record<string, Float32Array> = {}, tensors: Record<string, Float32Array> = {};
+  for (const [name, t] of st.tensors) {
+    if (name.startsWith('optimizer.')) optimizer[name.slice('optimizer.'.length)] = tensorToF32(t);
+    else if (name.startsWith('method.')) tensors[name.slice('method.'.length)] = tensorToF32(t);
+  }
+  const { adam_t, ...json } = info.method_state as { adam_t?: number };
+  return { info, adamT: adam_t ?? info.step, optimizer, method: { json, tensors } };
 }
 
 /** --init-adapter's config decides r, α, rsLoRA and the targets: settings may repeat them, never contradict them. */
