@@ -32,10 +32,7 @@ const log = (msg: string) => sink.err(msg);
 const emit = (line: string) => sink.out(line);
 
 // One GPU per process: a second command in the same process (tests) reuses the device and its compiled pipelines.
-let sharedGpu: Promise<Gpu> | null = null;
-function getGpu(): Promise<Gpu> {
-  return (sharedGpu ??= Gpu.create());
-}
+const getGpu = (): Promise<Gpu> => Gpu.shared();
 
 function fmtTime(s: number): string {
   if (!Number.isFinite(s)) return '?';

@@ -3,11 +3,10 @@
 import { Gpu } from '../../src/engine/gpu/runtime';
 import { uniformArray } from '../../src/engine/util/random';
 
-let shared: Promise<Gpu> | null = null;
 
 /** The test GPU. No adapter is a failure with the runtime's message, never a skip. */
 export function testGpu(): Promise<Gpu> {
-  return (shared ??= Gpu.create());
+  return Gpu.shared();
 }
 
 export const POISON = Number.NaN;

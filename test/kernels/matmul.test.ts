@@ -111,8 +111,11 @@ describe('matmul with 16-bit B', () => {
         }, T);
       }
 
+  // Every plan with bf16 (the models' weights); f16 differs only in the unpack of a word, so the plans the planner
+  // picks for wide products (64×128) and for the LoRA rank (skinny, split-K) are enough for it.
+  const f16Plans = ['64×128 8×8', '64×128 BK 8 split-K 3', '16×64 skinny M', '64×16 skinny N'];
   for (const bType of ['f16', 'bf16'] as const)
-    for (const [name, plan] of Object.entries(plans))
+    for (const [name, plan] of Object.entries(plans).filter(([n]) => bType === 'bf16' || f16Plans.includes(n)))
       for (const [M, N, K] of planShapes)
         it(`${bType} ${name}: ${M}×${N}×${K} A·Bᵀ and Aᵀ·B`, async () => {
           for (const f of [forms[1], forms[2]]) {

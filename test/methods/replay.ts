@@ -1,4 +1,4 @@
-// Shared by test/methods/*.test.ts: `weblora train --method <m> --init-adapter <fixture>/adapter` with the fixture's
+// Shared by test/methods/*.cases.ts: `weblora train --method <m> --init-adapter <fixture>/adapter` with the fixture's
 // hyper-parameters, checked step by step against the PyTorch + PEFT run (loss 1e-4 relative) and the written
 // adapter against <fixture>/trained (every tensor 1e-3 relative L2).
 import { expect } from 'vitest';

@@ -29,6 +29,13 @@ export class Gpu {
     });
   }
 
+  private static sharedInstance: Promise<Gpu> | null = null;
+
+  /** One device per process, created on first use: the CLI's commands and the tests share it and its compiled pipelines. */
+  static shared(): Promise<Gpu> {
+    return (Gpu.sharedInstance ??= Gpu.create());
+  }
+
   static async create(powerPreference: GPUPowerPreference = 'high-performance'): Promise<Gpu> {
     const { device, info } = await acquireDevice(powerPreference);
     return new Gpu(device, info);

@@ -198,9 +198,10 @@ describe('Delta-LoRA vs a float64 in-place reference', () => {
       expect(Math.abs(viaExport - trained) / trained, `seed ${seed}`).toBeLessThan(1e-5);
       expect(Math.abs(viaMerge - trained) / trained, `seed ${seed}`).toBeLessThan(1e-5);
       expect(Math.abs(viaResume - trained) / trained, `seed ${seed}`).toBeLessThan(1e-6);
-      // the checks can fail: a start one step off, or no W update at all, moves the loss far beyond 1e-5
-      expect(Math.max(...wrongStart), `seed ${seed}`).toBeGreaterThan(1e-3);
-      expect(Math.abs(plainLoRA - wantTrained) / wantTrained, `seed ${seed}`).toBeGreaterThan(1e-3);
+      // the checks can fail: a start one step off, or no W update at all, moves the loss well beyond the 1e-5 above
+      // (measured 4.6e-4 to 4e-2 over random seeds; the right start agrees to ~1e-7)
+      expect(Math.max(...wrongStart), `seed ${seed}`).toBeGreaterThan(1e-4);
+      expect(Math.abs(plainLoRA - wantTrained) / wantTrained, `seed ${seed}`).toBeGreaterThan(1e-4);
     }, 300_000);
   }
 });
