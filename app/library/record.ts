@@ -7,37 +7,10 @@ import type { SessionSettings } from '../../src/engine/train/session';
 export const SCHEMA_VERSION = 1;
 
 /**
- * The training settings a run was started with. Structurally the lead's SessionSettings
- * (src/engine/train/session.ts); copied here so records survive changes to the engine's types and old
- * records still read (unknown extra fields are kept as they are).
+ * The training settings a run was started with: the session's own (the main app stores session.settings as they
+ * are), with the method as a plain string so records of a method this build lacks still read.
  */
-export interface RunSettings {
-  method: string;
-  r?: number;
-  alpha?: number;
-  rslora?: boolean;
-  targets?: string[];
-  seed?: number;
-  options?: Record<string, number | boolean>;
-  steps: number;
-  batch: number;
-  seq: number;
-  lr: number;
-  schedule?: 'constant' | 'linear' | 'cosine';
-  warmup?: number;
-  gradAccum?: number;
-  shuffle?: boolean;
-  weightDecay?: number;
-  maxGradNorm?: number;
-  beta1?: number;
-  beta2?: number;
-  eps?: number;
-  logEvery?: number;
-}
-
-// The session's settings must always fit a record: the main app stores session.settings as they are.
-type Fits<T extends RunSettings> = T;
-export type SessionSettingsFit = Fits<SessionSettings>;
+export type RunSettings = Omit<SessionSettings, 'method'> & { method: string };
 
 export interface HistoryPoint {
   step: number;
